@@ -1,0 +1,5 @@
+function greet(name) {
+  return `Hello from ${name}, verified before it loaded.`;
+}
+
+module.exports = { greet };

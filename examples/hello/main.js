@@ -1,0 +1,3 @@
+const { greet } = require('./lib/greet.js');
+
+console.log(greet(cashstory.app.id));

@@ -1,0 +1,84 @@
+/* Shared parts of the cashstory command-line tool. */
+#pragma once
+
+#include "common/error.h"
+#include "crypto/trust.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Exit statuses, documented in docs/cli.md. */
+enum {
+    CS_EXIT_OK = 0,
+    CS_EXIT_ERROR = 1,    /* invalid input, missing file, I/O error */
+    CS_EXIT_USAGE = 2,    /* unknown command or option, missing argument */
+    CS_EXIT_VERIFY = 3,   /* tampered, malformed or untrusted package */
+};
+
+enum {
+    OPT_HELP = 'h',
+    OPT_STORE = 1000,
+    OPT_TRUST,
+    OPT_TRUSTED_KEY,
+    OPT_JSON,
+    OPT_OUT,
+    OPT_KEY,
+    OPT_CERT,
+    OPT_CHAIN,
+    OPT_INSTALLED,
+};
+
+typedef struct cli_option {
+    const char *name;
+    int id;
+    const char *arg; /* argument name for help, NULL for a flag */
+    const char *help;
+} cli_option;
+
+typedef struct cli {
+    const char *command; /* full command name for messages, e.g. "key generate" */
+    const char *store;
+    const char *trust_path;
+    const char **trusted_keys;
+    size_t ntrusted_keys;
+    bool json;
+    const char *out;
+    const char *key;
+    const char *cert;
+    const char *chain;
+    bool installed;
+    int argc; /* positional arguments */
+    char **argv;
+} cli;
+
+typedef struct cli_command {
+    const char *name;
+    const char *usage;       /* e.g. "DIR --key KEY --out FILE.csa" */
+    const char *summary;     /* one line */
+    const char *description; /* paragraphs for --help */
+    const cli_option *options;
+    int min_args;
+    int max_args;
+    int (*run)(cli *c);
+} cli_command;
+
+/* Parse argv for command cmd (options from cmd and the common ones). Returns
+ * -1 to continue, or an exit status (help printed, or a usage error). */
+int cli_parse(const cli_command *cmd, int argc, char **argv, cli *c);
+void cli_print_help(const cli_command *cmd);
+void cli_free(cli *c);
+
+/* Store folder: --store, else $CASHSTORY_STORE, else the system default. */
+const char *cli_store(const cli *c);
+
+/* Load the trust configuration named by --trust (or $CASHSTORY_TRUST, or the
+ * system default when present) plus every --trusted-key. */
+int cli_load_trust(const cli *c, cs_trust *trust, cs_error *err);
+
+/* Print "cashstory COMMAND: message" on stderr and return the exit status
+ * that matches rc. */
+int cli_fail(const cli *c, int rc, const cs_error *err);
+
+/* Commands. */
+extern const cli_command cmd_key_generate, cmd_key_id, cmd_pack, cmd_verify, cmd_install,
+    cmd_list, cmd_remove;

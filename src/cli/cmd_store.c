@@ -1,0 +1,133 @@
+#include "cli/cli.h"
+#include "cli/output.h"
+
+#include "package/store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int run_install(cli *c)
+{
+    cs_error err = {0};
+    cs_trust trust;
+    int rc = cli_load_trust(c, &trust, &err);
+    if (rc < 0)
+        return cli_fail(c, rc, &err);
+    cs_verify_result res;
+    const char *store = cli_store(c);
+    rc = cs_store_install(store, c->argv[0], &trust, &res, &err);
+    cs_trust_free(&trust);
+
+    if (rc < 0) {
+        if (c->json && (rc == -CS_EVERIFY || rc == -CS_EUNTRUSTED)) {
+            json_t *j = cli_result_json(c->argv[0], rc, &res);
+            json_object_set_new(j, "installed", json_false());
+            cli_print_json(j);
+            json_decref(j);
+        } else if (rc == -CS_EVERIFY || rc == -CS_EUNTRUSTED) {
+            for (size_t i = 0; i < res.report.stored; i++)
+                fprintf(stderr, "problem: %s\n", res.report.problems[i]);
+        }
+        cs_verify_result_free(&res);
+        cs_error_prefix(&err, "%s not installed", c->argv[0]);
+        return cli_fail(c, rc, &err);
+    }
+
+    char *path = NULL;
+    cs_store_app_path(store, res.index.app_id, &path, NULL);
+    if (c->json) {
+        json_t *j = cli_result_json(c->argv[0], 0, &res);
+        json_object_set_new(j, "installed", json_true());
+        json_object_set_new(j, "path", path ? json_string(path) : json_null());
+        cli_print_json(j);
+        json_decref(j);
+    } else {
+        printf("installed %s %s (signed by %s) into %s\n", res.index.app_id, res.index.version,
+               res.signer.type == CS_SIGNER_X509 ? res.signer.subject : res.signer.key_id,
+               path ? path : store);
+    }
+    free(path);
+    cs_verify_result_free(&res);
+    return CS_EXIT_OK;
+}
+
+static int run_list(cli *c)
+{
+    cs_error err = {0};
+    cs_installed_app *apps;
+    size_t n;
+    int rc = cs_store_list(cli_store(c), &apps, &n, &err);
+    if (rc < 0)
+        return cli_fail(c, rc, &err);
+    if (c->json) {
+        json_t *list = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(list, json_pack("{s:s, s:s, s:s?, s:s?, s:s}", "id", apps[i].id,
+                                                  "version", apps[i].version, "signer",
+                                                  apps[i].signer, "origin", apps[i].origin,
+                                                  "path", apps[i].path));
+        cli_print_json(list);
+        json_decref(list);
+    } else if (n == 0) {
+        printf("no apps installed in %s\n", cli_store(c));
+    } else {
+        printf("%-32s %-12s %-20s %s\n", "ID", "VERSION", "SIGNER", "ORIGIN");
+        for (size_t i = 0; i < n; i++) {
+            const char *signer = apps[i].signer ? apps[i].signer : "-";
+            printf("%-32s %-12s %-20.*s%s %s\n", apps[i].id, apps[i].version, 16, signer,
+                   strlen(signer) > 16 ? "..." : "   ", apps[i].origin ? apps[i].origin : "-");
+        }
+    }
+    cs_store_list_free(apps, n);
+    return CS_EXIT_OK;
+}
+
+static int run_remove(cli *c)
+{
+    cs_error err = {0};
+    int rc = cs_store_remove(cli_store(c), c->argv[0], &err);
+    if (rc < 0)
+        return cli_fail(c, rc, &err);
+    if (c->json)
+        printf("{\"removed\": \"%s\"}\n", c->argv[0]);
+    else
+        printf("removed %s\n", c->argv[0]);
+    return CS_EXIT_OK;
+}
+
+const cli_command cmd_install = {
+    .name = "install",
+    .usage = "FILE.csa",
+    .summary = "Verify a package and install it into the store.",
+    .description =
+        "Checks the package as 'verify' does while extracting it into a staging folder, then\n"
+        "moves it into the store as read-only files and switches the app's 'current' link in\n"
+        "one rename. After a crash or kill at any point the store holds the old state or the\n"
+        "new one. The version it replaces stays as 'previous'. Records the origin (file URL).",
+    .options = NULL,
+    .min_args = 1,
+    .max_args = 1,
+    .run = run_install,
+};
+
+const cli_command cmd_list = {
+    .name = "list",
+    .usage = "",
+    .summary = "List the apps installed in the store.",
+    .description = NULL,
+    .options = NULL,
+    .min_args = 0,
+    .max_args = 0,
+    .run = run_list,
+};
+
+const cli_command cmd_remove = {
+    .name = "remove",
+    .usage = "ID",
+    .summary = "Remove an installed app and all its versions.",
+    .description = NULL,
+    .options = NULL,
+    .min_args = 1,
+    .max_args = 1,
+    .run = run_remove,
+};

@@ -1,0 +1,71 @@
+/* cashstory: the command-line tool for signed CashStory app packages. */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const cli_command *const commands[] = {
+    &cmd_key_generate, &cmd_key_id, &cmd_pack, &cmd_verify, &cmd_install, &cmd_list, &cmd_remove,
+    NULL,
+};
+
+static void print_usage(FILE *out)
+{
+    fprintf(out, "Usage: cashstory COMMAND [OPTIONS] [ARGUMENTS]\n\n"
+                 "CashStory Runtime: signed, verified and sandboxed JavaScript desktop apps.\n\n"
+                 "Commands:\n");
+    for (const cli_command *const *c = commands; *c; c++)
+        fprintf(out, "  %-14s %s\n", (*c)->name, (*c)->summary);
+    fprintf(out, "\nRun 'cashstory COMMAND --help' for the options of a command.\n"
+                 "Options: --help, --version.\n"
+                 "Exit status: 0 success, 1 error, 2 usage error, 3 verification failed or "
+                 "signer not trusted.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return CS_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        print_usage(stdout);
+        return CS_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("cashstory %s\n", CS_VERSION);
+        return CS_EXIT_OK;
+    }
+
+    /* Two-word commands ("key generate") are matched first. */
+    for (const cli_command *const *c = commands; *c; c++) {
+        const char *name = (*c)->name;
+        const char *space = strchr(name, ' ');
+        int consumed;
+        if (space) {
+            size_t n = (size_t)(space - name);
+            if (argc < 3 || strlen(argv[1]) != n || strncmp(argv[1], name, n) != 0 ||
+                strcmp(argv[2], space + 1) != 0)
+                continue;
+            consumed = 2;
+        } else {
+            if (strcmp(argv[1], name) != 0)
+                continue;
+            consumed = 1;
+        }
+        cli cl;
+        int status = cli_parse(*c, argc - consumed, argv + consumed, &cl);
+        if (status < 0)
+            status = (*c)->run(&cl);
+        cli_free(&cl);
+        return status;
+    }
+
+    if (strcmp(argv[1], "key") == 0) {
+        fprintf(stderr, "cashstory key: expected 'generate' or 'id'; see 'cashstory --help'\n");
+        return CS_EXIT_USAGE;
+    }
+    fprintf(stderr, "cashstory: unknown command '%s'; see 'cashstory --help'\n", argv[1]);
+    return CS_EXIT_USAGE;
+}

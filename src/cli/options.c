@@ -1,0 +1,179 @@
+#include "cli/cli.h"
+
+#include "package/store.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const cli_option common_options[] = {
+    {"store", OPT_STORE, "DIR",
+     "store folder of installed apps (default: $CASHSTORY_STORE, else " CS_STORE_DEFAULT ")"},
+    {"trust", OPT_TRUST, "FILE",
+     "trust configuration (default: $CASHSTORY_TRUST, else " CS_TRUST_DEFAULT_PATH " if it exists)"},
+    {"trusted-key", OPT_TRUSTED_KEY, "FILE.pub",
+     "also trust this publisher key for this command; repeatable"},
+    {"json", OPT_JSON, NULL, "print the result as JSON on standard output"},
+    {"help", OPT_HELP, NULL, "show this help and exit"},
+    {NULL, 0, NULL, NULL},
+};
+
+static size_t count_options(const cli_option *o)
+{
+    size_t n = 0;
+    while (o && o[n].name)
+        n++;
+    return n;
+}
+
+static void print_options(const cli_option *o)
+{
+    for (; o && o->name; o++) {
+        char left[64];
+        snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        printf("  %-24s %s\n", left, o->help);
+    }
+}
+
+void cli_print_help(const cli_command *cmd)
+{
+    printf("Usage: cashstory %s %s\n\n%s\n", cmd->name, cmd->usage, cmd->summary);
+    if (cmd->description)
+        printf("\n%s\n", cmd->description);
+    printf("\nOptions:\n");
+    print_options(cmd->options);
+    print_options(common_options);
+    printf("\nExit status: 0 success, 1 error, 2 usage error, 3 verification failed or "
+           "signer not trusted.\n");
+}
+
+int cli_parse(const cli_command *cmd, int argc, char **argv, cli *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->command = cmd->name;
+    size_t n_cmd = count_options(cmd->options), n_common = count_options(common_options);
+    struct option *longopts = calloc(n_cmd + n_common + 1, sizeof(*longopts));
+    if (!longopts)
+        return CS_EXIT_ERROR;
+    const cli_option *sets[2] = {cmd->options, common_options};
+    size_t k = 0;
+    for (int s = 0; s < 2; s++) {
+        for (const cli_option *o = sets[s]; o && o->name; o++) {
+            longopts[k].name = o->name;
+            longopts[k].has_arg = o->arg ? required_argument : no_argument;
+            longopts[k].val = o->id;
+            k++;
+        }
+    }
+
+    int status = -1;
+    optind = 1;
+    opterr = 0;
+    int opt;
+    while (status < 0 && (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_HELP:
+            cli_print_help(cmd);
+            status = CS_EXIT_OK;
+            break;
+        case OPT_STORE:
+            c->store = optarg;
+            break;
+        case OPT_TRUST:
+            c->trust_path = optarg;
+            break;
+        case OPT_TRUSTED_KEY: {
+            const char **grown =
+                realloc(c->trusted_keys, (c->ntrusted_keys + 1) * sizeof(*grown));
+            if (!grown) {
+                status = CS_EXIT_ERROR;
+                break;
+            }
+            c->trusted_keys = grown;
+            c->trusted_keys[c->ntrusted_keys++] = optarg;
+            break;
+        }
+        case OPT_JSON:
+            c->json = true;
+            break;
+        case OPT_OUT:
+            c->out = optarg;
+            break;
+        case OPT_KEY:
+            c->key = optarg;
+            break;
+        case OPT_CERT:
+            c->cert = optarg;
+            break;
+        case OPT_CHAIN:
+            c->chain = optarg;
+            break;
+        case OPT_INSTALLED:
+            c->installed = true;
+            break;
+        case ':':
+            fprintf(stderr, "cashstory %s: option '%s' needs an argument\n", cmd->name,
+                    argv[optind - 1]);
+            status = CS_EXIT_USAGE;
+            break;
+        default:
+            fprintf(stderr, "cashstory %s: unknown option '%s'; see 'cashstory %s --help'\n",
+                    cmd->name, argv[optind - 1], cmd->name);
+            status = CS_EXIT_USAGE;
+            break;
+        }
+    }
+    free(longopts);
+    if (status >= 0)
+        return status;
+
+    c->argc = argc - optind;
+    c->argv = argv + optind;
+    if (c->argc < cmd->min_args || c->argc > cmd->max_args) {
+        fprintf(stderr, "cashstory %s: expected %s%d argument%s, got %d\nUsage: cashstory %s %s\n",
+                cmd->name, cmd->min_args == cmd->max_args ? "" : "at least ", cmd->min_args,
+                cmd->min_args == 1 ? "" : "s", c->argc, cmd->name, cmd->usage);
+        return CS_EXIT_USAGE;
+    }
+    return -1;
+}
+
+void cli_free(cli *c)
+{
+    free(c->trusted_keys);
+    c->trusted_keys = NULL;
+}
+
+const char *cli_store(const cli *c)
+{
+    if (c->store)
+        return c->store;
+    const char *env = getenv("CASHSTORY_STORE");
+    return env && *env ? env : CS_STORE_DEFAULT;
+}
+
+int cli_load_trust(const cli *c, cs_trust *trust, cs_error *err)
+{
+    cs_trust_init(trust);
+    const char *path = c->trust_path;
+    const char *env = getenv("CASHSTORY_TRUST");
+    if (!path && env && *env)
+        path = env;
+    int rc = path ? cs_trust_load_file(trust, path, false, err)
+                  : cs_trust_load_file(trust, CS_TRUST_DEFAULT_PATH, true, err);
+    for (size_t i = 0; rc == 0 && i < c->ntrusted_keys; i++)
+        rc = cs_trust_add_key_file(trust, c->trusted_keys[i], err);
+    if (rc < 0)
+        cs_trust_free(trust);
+    return rc;
+}
+
+int cli_fail(const cli *c, int rc, const cs_error *err)
+{
+    fprintf(stderr, "cashstory %s: %s\n", c->command,
+            err && err->message[0] ? err->message : "failed");
+    if (rc == -CS_EVERIFY || rc == -CS_EUNTRUSTED)
+        return CS_EXIT_VERIFY;
+    return CS_EXIT_ERROR;
+}

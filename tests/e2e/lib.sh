@@ -1,0 +1,67 @@
+# Shared helpers for the end-to-end tests; each test script sources this file.
+# It needs $CASHSTORY (the built binary) and $CS_SOURCE_DIR (the source tree).
+
+set -u
+
+: "${CASHSTORY:?set CASHSTORY to the built cashstory binary}"
+: "${CS_SOURCE_DIR:?set CS_SOURCE_DIR to the source tree}"
+
+CS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/cashstory-e2e.XXXXXX")
+trap 'chmod -R u+w "$CS_TMP" 2>/dev/null; rm -rf "$CS_TMP"' EXIT
+cd "$CS_TMP" || exit 1
+
+# Keep the tests independent of the machine's system folders.
+export CASHSTORY_STORE="$CS_TMP/store"
+export CASHSTORY_TRUST="$CS_TMP/no-trust.json"
+echo '{}' >"$CASHSTORY_TRUST"
+export SOURCE_DATE_EPOCH=1767225600
+
+tests_passed=0
+tests_failed=0
+
+pass() {
+    tests_passed=$((tests_passed + 1))
+    echo "ok - $1"
+}
+
+fail() {
+    tests_failed=$((tests_failed + 1))
+    echo "not ok - $1"
+}
+
+# run EXPECTED_STATUS NAME COMMAND...: run a command, keep its output in
+# $out (stdout and stderr together) and check its exit status.
+run() {
+    local expected=$1 name=$2
+    shift 2
+    out=$("$@" 2>&1)
+    local status=$?
+    if [ "$status" -eq "$expected" ]; then
+        pass "$name"
+    else
+        fail "$name (exit status $status, expected $expected)"
+        printf '%s\n' "$out" | sed 's/^/    /'
+    fi
+}
+
+# expect_output NAME PATTERN: check that $out matches the extended regex.
+expect_output() {
+    if printf '%s\n' "$out" | grep -Eq -- "$2"; then
+        pass "$1"
+    else
+        fail "$1 (output does not match '$2')"
+        printf '%s\n' "$out" | sed 's/^/    /'
+    fi
+}
+
+# finish: print the totals and exit non-zero when a check failed.
+finish() {
+    echo "$tests_passed passed, $tests_failed failed"
+    [ "$tests_failed" -eq 0 ]
+    exit $?
+}
+
+# Copy the hello example into ./NAME so that a test can change it.
+copy_example() {
+    cp -r "$CS_SOURCE_DIR/examples/hello" "$1"
+}
