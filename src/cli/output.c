@@ -1,8 +1,37 @@
 #include "cli/output.h"
 
 #include "common/hex.h"
+#include "common/utf8.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 #include <stdio.h>
+
+/* JSON string for text that may not be UTF-8 (file names, certificate
+ * fields): invalid bytes become '?', so a field is never silently dropped. */
+static json_t *text(const char *s)
+{
+    if (!s)
+        return json_null();
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    char *copy = strdup(s);
+    if (!copy)
+        return json_null();
+    for (size_t i = 0; copy[i];) {
+        size_t n = cs_utf8_sequence_length((const unsigned char *)copy + i, strlen(copy + i));
+        if (n == 0) {
+            copy[i] = '?';
+            n = 1;
+        }
+        i += n;
+    }
+    j = json_string(copy);
+    free(copy);
+    return j ? j : json_null();
+}
 
 static const char *signer_type_name(cs_signer_type type)
 {
@@ -12,12 +41,14 @@ static const char *signer_type_name(cs_signer_type type)
 json_t *cli_result_json(const char *target, int rc, const cs_verify_result *res)
 {
     json_t *j = json_object();
-    json_object_set_new(j, "target", json_string(target));
+    json_object_set_new(j, "target", text(target));
     json_object_set_new(j, "ok", json_boolean(rc == 0));
     if (res->index_valid) {
-        json_object_set_new(j, "app",
-                            json_pack("{s:s, s:s, s:s?}", "id", res->index.app_id, "version",
-                                      res->index.version, "name", res->app_name));
+        json_t *app = json_object();
+        json_object_set_new(app, "id", text(res->index.app_id));
+        json_object_set_new(app, "version", text(res->index.version));
+        json_object_set_new(app, "name", text(res->app_name));
+        json_object_set_new(j, "app", app);
         char digest[CS_SHA256_HEX_LEN + 1];
         cs_hex_encode(res->index_sha256, CS_SHA256_LEN, digest);
         json_object_set_new(j, "index_sha256", json_string(digest));
@@ -27,11 +58,13 @@ json_t *cli_result_json(const char *target, int rc, const cs_verify_result *res)
     }
     if (res->signature_valid) {
         const cs_signer *s = &res->signer;
-        json_t *signer = json_pack("{s:s, s:s, s:b, s:s}", "type", signer_type_name(s->type),
-                                   "key_id", s->key_id, "trusted", s->trusted, "trust",
-                                   s->trust_note);
+        json_t *signer = json_object();
+        json_object_set_new(signer, "type", json_string(signer_type_name(s->type)));
+        json_object_set_new(signer, "key_id", json_string(s->key_id));
+        json_object_set_new(signer, "trusted", json_boolean(s->trusted));
+        json_object_set_new(signer, "trust", text(s->trust_note));
         if (s->type == CS_SIGNER_X509) {
-            json_object_set_new(signer, "subject", json_string(s->subject));
+            json_object_set_new(signer, "subject", text(s->subject));
             json_object_set_new(signer, "certificate_sha256", json_string(s->cert_sha256));
         }
         json_object_set_new(j, "signer", signer);
@@ -42,7 +75,7 @@ json_t *cli_result_json(const char *target, int rc, const cs_verify_result *res)
     json_object_set_new(j, "bytes_checked", json_integer((json_int_t)res->bytes_checked));
     json_t *problems = json_array();
     for (size_t i = 0; i < res->report.stored; i++)
-        json_array_append_new(problems, json_string(res->report.problems[i]));
+        json_array_append_new(problems, text(res->report.problems[i]));
     json_object_set_new(j, "problems", problems);
     json_object_set_new(j, "problem_count", json_integer((json_int_t)res->report.count));
     return j;

@@ -3,6 +3,7 @@
 #include "common/cleanup.h"
 #include "common/fsutil.h"
 #include "common/hex.h"
+#include "common/utf8.h"
 #include "crypto/digest.h"
 
 #include <openssl/cms.h>
@@ -115,24 +116,41 @@ int cs_sign_cms(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain, const char *do
     return 0;
 }
 
-static void describe_subject(X509 *cert, char *out, size_t size)
+/* Write the RFC 2253 subject of cert to out as UTF-8, truncated at a
+ * character boundary when it does not fit. Returns false when truncated. */
+static bool describe_subject(X509 *cert, char *out, size_t size)
 {
     out[0] = '\0';
-    BIO *bio = BIO_new(BIO_s_mem());
-    if (!bio)
-        return;
-    X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-    char *text;
-    long n = BIO_get_mem_data(bio, &text);
-    if (n > 0)
-        snprintf(out, size, "%.*s", (int)n, text);
-    BIO_free(bio);
+    unsigned long flags = XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        BIO *bio = BIO_new(BIO_s_mem());
+        if (!bio)
+            return false;
+        X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, flags);
+        char *text;
+        long n = BIO_get_mem_data(bio, &text);
+        if (n < 0)
+            n = 0;
+        if (!cs_utf8_valid(text, (size_t)n)) {
+            /* Fall back to escaping every non-ASCII byte. */
+            BIO_free(bio);
+            flags = XN_FLAG_RFC2253;
+            continue;
+        }
+        bool fits = (size_t)n < size;
+        size_t keep = fits ? (size_t)n : cs_utf8_truncate(text, size - 1);
+        memcpy(out, text, keep);
+        out[keep] = '\0';
+        BIO_free(bio);
+        return fits;
+    }
+    return false;
 }
 
 int cs_certificate_describe(X509 *cert, cs_signer *signer)
 {
     signer->type = CS_SIGNER_X509;
-    describe_subject(cert, signer->subject, sizeof(signer->subject));
+    signer->subject_truncated = !describe_subject(cert, signer->subject, sizeof(signer->subject));
     EVP_PKEY *pub = X509_get0_pubkey(cert);
     if (!pub || cs_key_id(pub, signer->key_id) < 0)
         return -EINVAL;

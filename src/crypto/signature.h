@@ -30,7 +30,8 @@ typedef enum cs_signer_type {
 typedef struct cs_signer {
     cs_signer_type type;
     char key_id[CS_KEY_ID_HEX_LEN + 1]; /* id of the signing public key (both types) */
-    char subject[512];                  /* X.509: subject of the signing certificate */
+    char subject[512];                  /* X.509: RFC 2253 subject, UTF-8 */
+    bool subject_truncated;             /* X.509: subject longer than 511 bytes */
     char cert_sha256[65];               /* X.509: SHA-256 of the DER certificate */
     bool trusted;
     char trust_note[768]; /* the trusted publisher's name, or why the signer is not trusted */

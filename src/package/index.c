@@ -299,7 +299,15 @@ char *cs_index_serialize(const cs_index *index)
                                                f->mode == 0755 ? "0755" : "0644"));
     }
     json_object_set_new(root, "files", files);
-    char *text = cs_json_dump_canonical(root);
+
+    /* json_pack and json_string return NULL for strings that are not UTF-8;
+     * an index with a field missing must never be produced. */
+    bool complete = json_object_size(root) == 6 && json_object_get(root, "signer") &&
+                    json_object_get(root, "app") &&
+                    json_array_size(files) == index->nfiles;
+    for (size_t i = 0; complete && i < index->nfiles; i++)
+        complete = json_array_get(files, i) != NULL;
+    char *text = complete ? cs_json_dump_canonical(root) : NULL;
     json_decref(root);
     return text;
 }

@@ -266,6 +266,11 @@ static int load_signing(const cs_pack_options *o, signing *s, cs_error *err)
         return cs_error_prefix(err, "--chain");
     if (cs_certificate_describe(s->cert, &s->signer) < 0)
         return cs_error_set(err, EINVAL, "--cert %s: cannot read the certificate", o->cert_path);
+    if (s->signer.subject_truncated)
+        return cs_error_set(err, EINVAL,
+                            "--cert %s: the certificate subject is longer than %zu bytes, the "
+                            "limit for package signers",
+                            o->cert_path, sizeof(s->signer.subject) - 1);
     return 0;
 }
 
