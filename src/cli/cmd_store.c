@@ -74,8 +74,13 @@ static int run_list(cli *c)
         printf("%-32s %-12s %-20s %s\n", "ID", "VERSION", "SIGNER", "ORIGIN");
         for (size_t i = 0; i < n; i++) {
             const char *signer = apps[i].signer ? apps[i].signer : "-";
-            printf("%-32s %-12s %-20.*s%s %s\n", apps[i].id, apps[i].version, 16, signer,
-                   strlen(signer) > 16 ? "..." : "   ", apps[i].origin ? apps[i].origin : "-");
+            char shown[24];
+            if (strlen(signer) > 19)
+                snprintf(shown, sizeof(shown), "%.16s...", signer);
+            else
+                snprintf(shown, sizeof(shown), "%s", signer);
+            printf("%-32s %-12s %-20s %s\n", apps[i].id, apps[i].version, shown,
+                   apps[i].origin ? apps[i].origin : "-");
         }
     }
     cs_store_list_free(apps, n);

@@ -38,6 +38,8 @@ static int collect(int dirfd, const char *prefix, const char *root, file_list *l
 {
     int fd = dup(dirfd);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d)
+        rewinddir(d);
     if (!d) {
         if (fd >= 0)
             close(fd);

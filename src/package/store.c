@@ -50,8 +50,10 @@ static int open_dir_at(int dirfd, const char *name, bool create, const char *sto
  * lock, so no other command is using them. */
 static void collect_garbage(store *s)
 {
+    /* A dup'ed descriptor shares the read position, hence the rewinds. */
     DIR *d = fdopendir(dup(s->tmp_fd));
     if (d) {
+        rewinddir(d);
         struct dirent *de;
         while ((de = readdir(d)) != NULL) {
             if (de->d_name[0] != '.')
@@ -63,6 +65,7 @@ static void collect_garbage(store *s)
     DIR *apps = fdopendir(dup(s->apps_fd));
     if (!apps)
         return;
+    rewinddir(apps);
     struct dirent *app;
     while ((app = readdir(apps)) != NULL) {
         if (app->d_name[0] == '.')
@@ -285,6 +288,8 @@ int cs_store_install(const char *store_path, const char *csa_path, const cs_trus
         return rc;
     }
     close(stage_fd);
+    /* The version that was "previous" before this install is garbage now. */
+    collect_garbage(&s);
     store_close(&s);
     return 0;
 
@@ -356,6 +361,7 @@ int cs_store_list(const char *store_path, cs_installed_app **apps, size_t *count
     store_close(&s);
     if (!d)
         return cs_error_errno(err, errno, "cannot read %s/apps", store_path);
+    rewinddir(d);
 
     cs_installed_app *list = NULL;
     size_t n = 0;

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Build the libFuzzer targets in BUILD_DIR and run each for SECONDS, starting
+# from seeds made from the example app. Exits non-zero on any crash.
+set -euo pipefail
+
+build=${1:?usage: run.sh BUILD_DIR SECONDS}
+seconds=${2:-30}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+
+CC=${CC:-clang} cmake -S "$root" -B "$build" -DCS_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j "$(nproc)" >/dev/null
+
+# Seeds: a real manifest, a real index, a real package and a trust file.
+seeds="$build/seeds"
+rm -rf "$seeds"
+mkdir -p "$seeds"/{manifest,index,archive,trust}
+cs="$build/cashstory"
+(
+    cd "$seeds"
+    "$cs" key generate --out seed >/dev/null
+    SOURCE_DATE_EPOCH=0 "$cs" pack "$root/examples/hello" --key seed.key --out archive/hello >/dev/null
+    tar -xOf archive/hello .cashstory/index.json >index/hello
+    cp "$root/examples/hello/cashstory.json" manifest/hello
+    printf '{"publishers": [{"name": "Seed", "key_id": "%s"}], "ca_certificates": []}\n' \
+        "$("$cs" key id seed.pub)" >trust/seed
+)
+
+status=0
+for target in manifest index archive trust; do
+    corpus="$build/corpus/$target"
+    mkdir -p "$corpus"
+    echo "fuzz_$target: ${seconds}s"
+    if ! "$build/tests/fuzz/fuzz_$target" -max_total_time="$seconds" -print_final_stats=0 \
+        -rss_limit_mb=2048 -artifact_prefix="$build/crash-$target-" \
+        "$corpus" "$seeds/$target" >"$build/fuzz_$target.log" 2>&1; then
+        echo "fuzz_$target FAILED; see $build/fuzz_$target.log"
+        tail -30 "$build/fuzz_$target.log"
+        status=1
+    else
+        grep -E '^Done [0-9]+ runs' "$build/fuzz_$target.log" || true
+    fi
+done
+exit $status
