@@ -79,6 +79,11 @@ int cli_load_trust(const cli *c, cs_trust *trust, cs_error *err);
  * that matches rc. */
 int cli_fail(const cli *c, int rc, const cs_error *err);
 
+/* Return s with control characters, C1 controls and invalid UTF-8 bytes
+ * written as \xNN, so that hostile names in packages cannot move the cursor
+ * or forge output lines. The result stays valid until eight more calls. */
+const char *cli_safe(const char *s);
+
 /* Commands. */
 extern const cli_command cmd_key_generate, cmd_key_id, cmd_pack, cmd_verify, cmd_install,
     cmd_list, cmd_remove;

@@ -38,7 +38,7 @@ static int run(cli *c)
         json_decref(j);
     } else {
         printf("packed %s %s: %zu files, %llu bytes, signed by %s\nwrote %s\n", r.app_id,
-               r.version, r.files, (unsigned long long)r.bytes, signer, c->out);
+               r.version, r.files, (unsigned long long)r.bytes, cli_safe(signer), cli_safe(c->out));
     }
     return CS_EXIT_OK;
 }

@@ -26,7 +26,7 @@ static int run_install(cli *c)
             json_decref(j);
         } else if (rc == -CS_EVERIFY || rc == -CS_EUNTRUSTED) {
             for (size_t i = 0; i < res.report.stored; i++)
-                fprintf(stderr, "problem: %s\n", res.report.problems[i]);
+                fprintf(stderr, "problem: %s\n", cli_safe(res.report.problems[i]));
         }
         cs_verify_result_free(&res);
         cs_error_prefix(&err, "%s not installed", c->argv[0]);
@@ -43,8 +43,8 @@ static int run_install(cli *c)
         json_decref(j);
     } else {
         printf("installed %s %s (signed by %s) into %s\n", res.index.app_id, res.index.version,
-               res.signer.type == CS_SIGNER_X509 ? res.signer.subject : res.signer.key_id,
-               path ? path : store);
+               cli_safe(res.signer.type == CS_SIGNER_X509 ? res.signer.subject : res.signer.key_id),
+               cli_safe(path ? path : store));
     }
     free(path);
     cs_verify_result_free(&res);
@@ -69,18 +69,18 @@ static int run_list(cli *c)
         cli_print_json(list);
         json_decref(list);
     } else if (n == 0) {
-        printf("no apps installed in %s\n", cli_store(c));
+        printf("no apps installed in %s\n", cli_safe(cli_store(c)));
     } else {
         printf("%-32s %-12s %-20s %s\n", "ID", "VERSION", "SIGNER", "ORIGIN");
         for (size_t i = 0; i < n; i++) {
-            const char *signer = apps[i].signer ? apps[i].signer : "-";
+            const char *signer = cli_safe(apps[i].signer ? apps[i].signer : "-");
             char shown[24];
             if (strlen(signer) > 19)
                 snprintf(shown, sizeof(shown), "%.16s...", signer);
             else
                 snprintf(shown, sizeof(shown), "%s", signer);
             printf("%-32s %-12s %-20s %s\n", apps[i].id, apps[i].version, shown,
-                   apps[i].origin ? apps[i].origin : "-");
+                   cli_safe(apps[i].origin ? apps[i].origin : "-"));
         }
     }
     cs_store_list_free(apps, n);
@@ -93,6 +93,7 @@ static int run_remove(cli *c)
     int rc = cs_store_remove(cli_store(c), c->argv[0], &err);
     if (rc < 0)
         return cli_fail(c, rc, &err);
+    /* The id passed cs_app_id_check, so it needs no escaping. */
     if (c->json)
         printf("{\"removed\": \"%s\"}\n", c->argv[0]);
     else

@@ -1,5 +1,6 @@
 #include "cli/cli.h"
 
+#include "common/utf8.h"
 #include "package/store.h"
 
 #include <getopt.h>
@@ -114,12 +115,12 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, cli *c)
             break;
         case ':':
             fprintf(stderr, "cashstory %s: option '%s' needs an argument\n", cmd->name,
-                    argv[optind - 1]);
+                    cli_safe(argv[optind - 1]));
             status = CS_EXIT_USAGE;
             break;
         default:
             fprintf(stderr, "cashstory %s: unknown option '%s'; see 'cashstory %s --help'\n",
-                    cmd->name, argv[optind - 1], cmd->name);
+                    cmd->name, cli_safe(argv[optind - 1]), cmd->name);
             status = CS_EXIT_USAGE;
             break;
         }
@@ -169,10 +170,37 @@ int cli_load_trust(const cli *c, cs_trust *trust, cs_error *err)
     return rc;
 }
 
+const char *cli_safe(const char *s)
+{
+    enum { SLOTS = 8, SIZE = 16384 };
+    static char ring[SLOTS][SIZE];
+    static unsigned next;
+    char *out = ring[next++ % SLOTS];
+    size_t o = 0;
+    if (!s)
+        s = "(null)";
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len && o + 5 < SIZE;) {
+        size_t n = p[i] < 0x80 ? 1 : cs_utf8_sequence_length(p + i, len - i);
+        bool c1 = n == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0;
+        if (n == 0 || c1 || p[i] < 0x20 || p[i] == 0x7f) {
+            o += (size_t)snprintf(out + o, SIZE - o, "\\x%02x", p[i]);
+            i++;
+            continue;
+        }
+        memcpy(out + o, p + i, n);
+        o += n;
+        i += n;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 int cli_fail(const cli *c, int rc, const cs_error *err)
 {
     fprintf(stderr, "cashstory %s: %s\n", c->command,
-            err && err->message[0] ? err->message : "failed");
+            cli_safe(err && err->message[0] ? err->message : "failed"));
     if (rc == -CS_EVERIFY || rc == -CS_EUNTRUSTED)
         return CS_EXIT_VERIFY;
     return CS_EXIT_ERROR;

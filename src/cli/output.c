@@ -1,5 +1,7 @@
 #include "cli/output.h"
 
+#include "cli/cli.h"
+
 #include "common/hex.h"
 #include "common/utf8.h"
 
@@ -83,30 +85,31 @@ json_t *cli_result_json(const char *target, int rc, const cs_verify_result *res)
 
 void cli_result_print(const char *target, int rc, const cs_verify_result *res)
 {
-    printf("package:  %s\n", target);
+    printf("package:  %s\n", cli_safe(target));
     if (res->index_valid)
         printf("app:      %s %s%s%s%s\n", res->index.app_id, res->index.version,
-               res->app_name ? " (" : "", res->app_name ? res->app_name : "",
+               res->app_name ? " (" : "", res->app_name ? cli_safe(res->app_name) : "",
                res->app_name ? ")" : "");
     else
         printf("app:      unknown (no valid signed index)\n");
     if (res->signature_valid) {
         const cs_signer *s = &res->signer;
         if (s->type == CS_SIGNER_X509)
-            printf("signer:   X.509 certificate '%s' (key %s)\n", s->subject, s->key_id);
+            printf("signer:   X.509 certificate '%s' (key %s)\n", cli_safe(s->subject),
+                   s->key_id);
         else
             printf("signer:   Ed25519 key %s\n", s->key_id);
         if (s->trusted)
-            printf("trust:    trusted (%s)\n", s->trust_note);
+            printf("trust:    trusted (%s)\n", cli_safe(s->trust_note));
         else
-            printf("trust:    NOT trusted: %s\n", s->trust_note);
+            printf("trust:    NOT trusted: %s\n", cli_safe(s->trust_note));
     } else {
         printf("signer:   unknown (the signature is not valid)\n");
     }
     printf("files:    %llu checked, %llu bytes\n", (unsigned long long)res->files_checked,
            (unsigned long long)res->bytes_checked);
     for (size_t i = 0; i < res->report.stored; i++)
-        printf("problem:  %s\n", res->report.problems[i]);
+        printf("problem:  %s\n", cli_safe(res->report.problems[i]));
     if (res->report.count > res->report.stored)
         printf("problem:  ... and %zu more\n", res->report.count - res->report.stored);
     if (rc == 0)

@@ -20,8 +20,8 @@ int cs_key_generate(const char *base, char key_id[CS_KEY_ID_HEX_LEN + 1], cs_err
  * after parsing. */
 int cs_key_load_private(const char *path, EVP_PKEY **out, cs_error *err);
 
-/* Load a public key from a PEM file that holds a public key, a private key or
- * a certificate. */
+/* Load a public key from a PEM file that contains a public key, a private key
+ * or a certificate. */
 int cs_key_load_public(const char *path, EVP_PKEY **out, cs_error *err);
 
 /* Parse a public key from PEM bytes (SubjectPublicKeyInfo only). */

@@ -55,8 +55,10 @@ int cs_archive_open_file(const char *path, cs_archive_reader **out, cs_error *er
         return cs_error_set(err, EINVAL, "%s: not a regular file", path);
     }
     if (archive_read_open_fd(r->archive, r->fd, 64 * 1024) != ARCHIVE_OK) {
-        rc = cs_error_set(err, EINVAL, "%s: cannot read the archive: %s", path,
-                          archive_error_string(r->archive));
+        rc = cs_error_set(err, CS_EVERIFY,
+                          "%s is not a package archive: an uncompressed POSIX tar archive is "
+                          "expected (%s)",
+                          path, archive_error_string(r->archive));
         cs_archive_close(r);
         return rc;
     }
@@ -71,7 +73,9 @@ int cs_archive_open_memory(const void *data, size_t len, cs_archive_reader **out
     if (rc < 0)
         return rc;
     if (archive_read_open_memory(r->archive, data, len) != ARCHIVE_OK) {
-        rc = cs_error_set(err, EINVAL, "cannot read the archive: %s",
+        rc = cs_error_set(err, CS_EVERIFY,
+                          "not a package archive: an uncompressed POSIX tar archive is expected "
+                          "(%s)",
                           archive_error_string(r->archive));
         cs_archive_close(r);
         return rc;

@@ -230,7 +230,8 @@ static int write_blob(cs_archive_writer *w, const char *path, const void *data, 
     return cs_archive_write_data(w, data, len, err);
 }
 
-/* Sign the index bytes; fills the signature and (for Ed25519) the public key. */
+/* Signing material: the private key, the certificate and chain for X.509,
+ * and the signer as the index records it. */
 typedef struct signing {
     EVP_PKEY *key;
     X509 *cert;

@@ -116,7 +116,10 @@ int cs_semver_compare(const char *a, const char *b)
         else {
             size_t m = la < lb ? la : lb;
             c = memcmp(a, b, m);
-            c = c ? (c < 0 ? -1 : 1) : (la == lb ? 0 : (la < lb ? -1 : 1));
+            if (c == 0 && la != lb)
+                c = la < lb ? -1 : 1;
+            else if (c != 0)
+                c = c < 0 ? -1 : 1;
         }
         if (c)
             return c;

@@ -402,7 +402,8 @@ int cs_store_list(const char *store_path, cs_installed_app **apps, size_t *count
         cs_index_free(&index);
     }
     closedir(d);
-    qsort(list, n, sizeof(*list), compare_apps);
+    if (n > 1)
+        qsort(list, n, sizeof(*list), compare_apps);
     *apps = list;
     *count = n;
     return 0;
@@ -438,7 +439,7 @@ int cs_store_remove(const char *store_path, const char *id, cs_error *err)
         return cs_error_set(err, ENOENT, "app '%s' is not installed in store %s", id, store_path);
     }
     /* Move the app out of apps/ in one rename, so it is either installed or
-     * gone; the removal of its files can then be interrupted safely. */
+     * gone. Deleting its files afterwards can then be interrupted safely. */
     char trash[64] = "remove-XXXXXX";
     char trash_path[PATH_MAX];
     snprintf(trash_path, sizeof(trash_path), "%s/tmp/%s", store_path, trash);

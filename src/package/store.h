@@ -10,8 +10,8 @@
  *
  * An install extracts into tmp/, then renames the finished folder into
  * apps/<id>/ and replaces the "current" link with rename(2). A crash at any
- * point leaves either the old link or the new one; folders that no link
- * names are removed by the next command that takes the lock. */
+ * point leaves either the old link or the new one. The next command that
+ * takes the lock removes folders that no link names. */
 #pragma once
 
 #include "common/error.h"

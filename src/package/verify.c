@@ -386,6 +386,8 @@ int cs_verify_archive(const char *path, const cs_trust *trust, int extract_dirfd
     cs_archive_reader *ar = NULL;
     memset(result, 0, sizeof(*result));
     int rc = cs_archive_open_file(path, &ar, err);
+    if (rc == -CS_EVERIFY)
+        cs_report_add(&result->report, "%s", err->message);
     if (rc < 0)
         return rc;
     rc = verify_archive_reader(ar, trust, extract_dirfd, result, err);
@@ -399,6 +401,8 @@ int cs_verify_archive_memory(const void *data, size_t len, const cs_trust *trust
     cs_archive_reader *ar = NULL;
     memset(result, 0, sizeof(*result));
     int rc = cs_archive_open_memory(data, len, &ar, err);
+    if (rc == -CS_EVERIFY)
+        cs_report_add(&result->report, "%s", err->message);
     if (rc < 0)
         return rc;
     rc = verify_archive_reader(ar, trust, -1, result, err);

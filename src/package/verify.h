@@ -1,9 +1,9 @@
 /* Verification of packages: a .csa archive, an unpacked package folder or an
  * installed app.
  *
- * The order is always the same: read the index, its signature and the signer
- * key; verify the signature over the exact index bytes; only then parse the
- * index; then compare every file with it. */
+ * Every check runs in the same order. First the index, its signature and the
+ * signer key are read, and the signature over the exact index bytes is
+ * verified. Only then is the index parsed and every file compared with it. */
 #pragma once
 
 #include "common/error.h"
@@ -34,7 +34,7 @@ void cs_verify_result_free(cs_verify_result *result);
  * Returns 0 when every check passed and the signer is trusted, -CS_EVERIFY
  * when a problem was found, -CS_EUNTRUSTED when the only problem is an
  * untrusted signer, or another negative code for errors such as I/O failures.
- * Problems are listed in result->report; err holds the first. */
+ * Problems are listed in result->report, and err contains the first. */
 int cs_verify_archive(const char *path, const cs_trust *trust, int extract_dirfd,
                       cs_verify_result *result, cs_error *err);
 

@@ -65,3 +65,55 @@ finish() {
 copy_example() {
     cp -r "$CS_SOURCE_DIR/examples/hello" "$1"
 }
+
+# Helpers for the tests that feed hostile packages to the binary.
+
+craft() {
+    python3 "$CS_SOURCE_DIR/tests/e2e/craft.py" "$@"
+}
+
+# Every command runs under a time limit, so that a hang (for example on a
+# FIFO that replaced a file) fails the check instead of the whole test.
+cashstory() {
+    timeout 60 "$CASHSTORY" "$@"
+}
+
+# Print everything a failed install could change: the installed apps, every
+# path in the store with its type, mode, size and link target, and the
+# SHA-256 of every file.
+store_state() {
+    "$CASHSTORY" list --json 2>&1
+    find "$CASHSTORY_STORE" -printf '%P %y %m %s %l\n' | LC_ALL=C sort
+    find "$CASHSTORY_STORE" -type f -exec sha256sum {} + | LC_ALL=C sort
+}
+
+# expect_no_crash NAME: check that the output of the last command has no
+# sanitizer or crash report (the exit status check already excludes signals).
+expect_no_crash() {
+    if printf '%s\n' "$out" | grep -Eq 'Sanitizer|runtime error:|Segmentation fault|core dumped'; then
+        fail "$1 (sanitizer or crash report in the output)"
+        printf '%s\n' "$out" | sed 's/^/    /'
+    else
+        pass "$1"
+    fi
+}
+
+# expect_store_unchanged NAME BEFORE: compare the store with the state saved
+# before the command, and check that no staging folder was left in tmp/.
+expect_store_unchanged() {
+    local after
+    after=$(store_state)
+    if [ "$after" = "$2" ]; then
+        pass "$1: store unchanged"
+    else
+        fail "$1: store unchanged"
+        diff <(printf '%s\n' "$2") <(printf '%s\n' "$after") | sed 's/^/    /'
+    fi
+    local leftovers
+    leftovers=$(ls -A "$CASHSTORY_STORE/tmp" 2>/dev/null)
+    if [ -z "$leftovers" ]; then
+        pass "$1: no leftovers in the store's tmp folder"
+    else
+        fail "$1: no leftovers in the store's tmp folder (found: $leftovers)"
+    fi
+}

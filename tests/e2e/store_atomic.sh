@@ -43,10 +43,13 @@ print(d[0]["version"] if d else "none")')
     pass "$name: state '$version' is complete"
 }
 
+# kill_after DELAY ARGS...: run cashstory ARGS in the background and send it
+# SIGKILL after DELAY seconds. The binary runs directly as the background job,
+# so the signal reaches it and not a wrapper shell.
 kill_after() {
     local delay=$1
     shift
-    "$@" >/dev/null 2>&1 &
+    "$CASHSTORY" "$@" >/dev/null 2>&1 &
     local pid=$!
     sleep "$delay"
     kill -9 "$pid" 2>/dev/null
@@ -56,18 +59,18 @@ kill_after() {
 delays=(0 0.005 0.01 0.02 0.03 0.05 0.08 0.12 0.2 0.3)
 
 for d in "${delays[@]}"; do
-    kill_after "$d" cs install v1.csa --trusted-key pub.pub
+    kill_after "$d" install v1.csa --trusted-key pub.pub
     check_state "first install killed after ${d}s" none 1.0.0
 done
 
 cs install v1.csa --trusted-key pub.pub >/dev/null
 for d in "${delays[@]}"; do
-    kill_after "$d" cs install v2.csa --trusted-key pub.pub
+    kill_after "$d" install v2.csa --trusted-key pub.pub
     check_state "upgrade killed after ${d}s" 1.0.0 2.0.0
 done
 
 for d in "${delays[@]}"; do
-    kill_after "$d" cs remove com.example.hello
+    kill_after "$d" remove com.example.hello
     check_state "remove killed after ${d}s" none 1.0.0 2.0.0
     cs install v2.csa --trusted-key pub.pub >/dev/null 2>&1
 done
