@@ -1,5 +1,5 @@
-# Kill install and remove at random points with SIGKILL and check that the
-# store always holds either the old state or the new one, never a partly
+# Kill install and remove at several points with SIGKILL and check that the
+# store always contains either the old state or the new one, never a partly
 # installed app.
 source "$(dirname "$0")/lib.sh"
 

@@ -1,8 +1,8 @@
 /* Fuzz target for the package archive reader: the tar entry checks, then the
- * whole verification path for an archive held in memory. A fixed trusted key
- * makes the signature check reachable; a fuzzed archive will rarely carry a
- * valid signature, so the corpus seeds (tests/fuzz/corpus/archive) start from
- * real packages. */
+ * whole verification path for an archive in memory. The seeds that
+ * tests/fuzz/run.sh makes are real signed packages. Mutations that keep the
+ * metadata intact reach the file checks, because an untrusted signer is
+ * reported and the files are still compared with the index. */
 #include "package/archive.h"
 #include "package/verify.h"
 
