@@ -5,9 +5,16 @@
 cs_packages=(
     build-essential cmake pkg-config
     libssl-dev openssl libjansson-dev libarchive-dev libcmocka-dev
+    libjavascriptcoregtk-4.1-dev libuv1-dev libseccomp-dev
     clang libclang-rt-14-dev
     python3 tar
 )
+
+# Node.js and npm only fetch and cross-check third-party JavaScript packages
+# in the tests. A Node.js that did not come from Debian's packages is kept.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    cs_packages+=(nodejs npm)
+fi
 
 cs_install_deps() {
     local missing=()
