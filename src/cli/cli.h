@@ -26,6 +26,9 @@ enum {
     OPT_CERT,
     OPT_CHAIN,
     OPT_INSTALLED,
+    OPT_DEV,
+    OPT_POLICY,
+    OPT_VERBOSE,
 };
 
 typedef struct cli_option {
@@ -47,6 +50,9 @@ typedef struct cli {
     const char *cert;
     const char *chain;
     bool installed;
+    bool dev;
+    bool verbose;
+    const char *policy;
     int argc; /* positional arguments */
     char **argv;
 } cli;
@@ -86,4 +92,4 @@ const char *cli_safe(const char *s);
 
 /* Commands. */
 extern const cli_command cmd_key_generate, cmd_key_id, cmd_pack, cmd_verify, cmd_install,
-    cmd_list, cmd_remove;
+    cmd_list, cmd_remove, cmd_run;

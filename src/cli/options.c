@@ -113,6 +113,15 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, cli *c)
         case OPT_INSTALLED:
             c->installed = true;
             break;
+        case OPT_DEV:
+            c->dev = true;
+            break;
+        case OPT_POLICY:
+            c->policy = optarg;
+            break;
+        case OPT_VERBOSE:
+            c->verbose = true;
+            break;
         case ':':
             fprintf(stderr, "cashstory %s: option '%s' needs an argument\n", cmd->name,
                     cli_safe(argv[optind - 1]));

@@ -251,6 +251,10 @@ int cs_store_install(const char *store_path, const char *csa_path, const cs_trus
     if ((rc = write_origin(stage_fd, csa_path, res, err)) < 0)
         goto fail;
     make_tree_read_only(s.tmp_fd, stage);
+    /* Moving a folder to another parent needs write access to the folder
+     * itself (its ".." entry changes), so the top folder becomes read-only
+     * only after the rename below. */
+    fchmodat(s.tmp_fd, stage, 0755, 0);
     if (syncfs(stage_fd) < 0) {
         rc = cs_error_errno(err, errno, "cannot flush %s", stage_path);
         goto fail;
@@ -271,6 +275,7 @@ int cs_store_install(const char *store_path, const char *csa_path, const cs_trus
         close(app_fd);
         goto fail;
     }
+    fchmodat(app_fd, version_dir, 0555, 0);
 
     char old[NAME_MAX + 1];
     ssize_t n = readlinkat(app_fd, "current", old, sizeof(old) - 1);

@@ -1,0 +1,339 @@
+#include "sandbox/sandbox.h"
+
+#include "common/cleanup.h"
+
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct child_context {
+    const cs_sandbox_config *config;
+    const cs_sandbox_limit_state *limits;
+    int go_fd;    /* read end: the parent writes one byte when maps and limits are set */
+    int error_fd; /* write end: setup errors go to the parent; closed when setup is done */
+} child_context;
+
+static volatile sig_atomic_t forwarded_pid;
+
+static void forward_signal(int sig)
+{
+    if (forwarded_pid > 0)
+        kill((pid_t)forwarded_pid, sig);
+}
+
+void cs_sandbox_host_ids(const char *app_id, uid_t *uid, gid_t *gid)
+{
+    if (geteuid() != 0) {
+        *uid = geteuid();
+        *gid = getegid();
+        return;
+    }
+    /* FNV-1a of the app id picks a stable id in the reserved range. */
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)app_id; *p; p++) {
+        h ^= *p;
+        h *= 16777619u;
+    }
+    *uid = (uid_t)(CS_SANDBOX_HOST_UID_BASE + h % CS_SANDBOX_HOST_UID_RANGE);
+    *gid = (gid_t)*uid;
+}
+
+static void log_step(const cs_sandbox_config *config, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void log_step(const cs_sandbox_config *config, const char *fmt, ...)
+{
+    if (!config->verbose)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "[%ld.%06ld] sandbox %s: %s\n", (long)ts.tv_sec, ts.tv_nsec / 1000,
+            config->app_id, line);
+}
+
+/* Report a setup error to the parent and end the child. */
+static __attribute__((noreturn)) void child_fail(child_context *ctx, const cs_error *err)
+{
+    const char *msg = err->message[0] ? err->message : "sandbox setup failed";
+    if (write(ctx->error_fd, msg, strlen(msg)) < 0) {
+        /* Nothing else can report it. */
+    }
+    _exit(127);
+}
+
+static int raise_effective_caps(cs_error *err)
+{
+    struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3};
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &header, data) < 0)
+        return cs_error_errno(err, errno, "capget failed");
+    data[0].effective = data[0].permitted;
+    data[1].effective = data[1].permitted;
+    if (syscall(SYS_capset, &header, data) < 0)
+        return cs_error_errno(err, errno, "capset failed");
+    return 0;
+}
+
+/* Become the app user while keeping the capabilities of the new user
+ * namespace, so that files the setup creates belong to a mapped id. */
+static int become_app_user(cs_error *err)
+{
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+        return cs_error_errno(err, errno, "cannot keep capabilities across the user change");
+    if (setresgid(CS_SANDBOX_APP_GID, CS_SANDBOX_APP_GID, CS_SANDBOX_APP_GID) < 0)
+        return cs_error_errno(err, errno, "cannot switch to the app group %d", CS_SANDBOX_APP_GID);
+    if (setresuid(CS_SANDBOX_APP_UID, CS_SANDBOX_APP_UID, CS_SANDBOX_APP_UID) < 0)
+        return cs_error_errno(err, errno, "cannot switch to the app user %d", CS_SANDBOX_APP_UID);
+    return raise_effective_caps(err);
+}
+
+/* PID 1 of the sandbox: start the app host, forward termination signals to
+ * it, reap every process, and leave with the host's status once it ends. */
+static __attribute__((noreturn)) void run_init(const cs_sandbox_config *config)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+
+    pid_t host = fork();
+    if (host < 0) {
+        perror("cashstory sandbox: cannot start the app host");
+        _exit(127);
+    }
+    if (host == 0) {
+        sigprocmask(SIG_UNBLOCK, &set, NULL);
+        size_t n = 0;
+        while (config->host_argv && config->host_argv[n])
+            n++;
+        const char **argv = calloc(n + 2, sizeof(*argv));
+        if (!argv)
+            _exit(127);
+        argv[0] = "cashstory-app";
+        for (size_t i = 0; i < n; i++)
+            argv[i + 1] = config->host_argv[i];
+        static char *const envp[] = {
+            "PATH=/usr/bin:/bin", "HOME=" CS_SANDBOX_DATA_DIR, "TMPDIR=/tmp", "LANG=C.UTF-8", NULL,
+        };
+        execve(CS_SANDBOX_RUNTIME_DIR "/cashstory-app", (char *const *)argv, envp);
+        fprintf(stderr, "cashstory sandbox: cannot start the app host: %s\n", strerror(errno));
+        _exit(127);
+    }
+
+    int status = 1;
+    for (;;) {
+        siginfo_t info;
+        int sig = sigwaitinfo(&set, &info);
+        if (sig < 0)
+            continue;
+        if (sig != SIGCHLD) {
+            kill(host, sig);
+            continue;
+        }
+        int ws;
+        pid_t pid;
+        bool host_done = false;
+        while ((pid = waitpid(-1, &ws, WNOHANG)) > 0) {
+            if (pid != host)
+                continue;
+            host_done = true;
+            status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+        }
+        if (host_done) {
+            /* Processes the app left behind end with it. */
+            kill(-1, SIGKILL);
+            while (waitpid(-1, NULL, 0) > 0)
+                ;
+            _exit(status);
+        }
+    }
+}
+
+static int child_main(void *arg)
+{
+    child_context *ctx = arg;
+    const cs_sandbox_config *config = ctx->config;
+    cs_error err = {0};
+
+    char go;
+    if (read(ctx->go_fd, &go, 1) != 1) {
+        cs_error_set(&err, EPIPE, "the launcher did not finish the user namespace setup");
+        child_fail(ctx, &err);
+    }
+    close(ctx->go_fd);
+
+    if (become_app_user(&err) < 0)
+        child_fail(ctx, &err);
+    log_step(config, "user namespace: app user %d", CS_SANDBOX_APP_UID);
+    if (cs_sandbox_setup_mounts(config, &err) < 0)
+        child_fail(ctx, &err);
+    log_step(config, "file system: new root with /app read-only and /data read-write");
+    if (sethostname("cashstory", 9) < 0) {
+        cs_error_errno(&err, errno, "cannot set the host name in the uts namespace");
+        child_fail(ctx, &err);
+    }
+    if (cs_sandbox_bring_up_loopback(&err) < 0)
+        child_fail(ctx, &err);
+    if (cs_sandbox_limits_rlimits(config, ctx->limits, &err) < 0)
+        child_fail(ctx, &err);
+    if (cs_sandbox_drop_privileges(&err) < 0)
+        child_fail(ctx, &err);
+    log_step(config, "privileges: all capabilities dropped, no_new_privs set");
+    if (cs_sandbox_setup_landlock(config, config->verbose, &err) < 0)
+        child_fail(ctx, &err);
+    if (cs_sandbox_setup_seccomp(&err) < 0)
+        child_fail(ctx, &err);
+    log_step(config, "seccomp: allow-list installed");
+
+    /* The error pipe is closed here, which tells the parent that the setup
+     * succeeded; it must not be inherited by the app. */
+    int keep[64];
+    size_t nkeep = 0;
+    for (size_t i = 0; i < config->nkeep_fds && nkeep < 64; i++)
+        keep[nkeep++] = config->keep_fds[i];
+    if (cs_sandbox_close_fds(keep, nkeep, &err) < 0)
+        child_fail(ctx, &err);
+    run_init(config);
+}
+
+static int write_file(pid_t pid, const char *name, const char *text, cs_error *err)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+    cs_autoclose int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+        return cs_error_errno(err, errno, "cannot write %s", path);
+    return 0;
+}
+
+static int write_id_maps(pid_t pid, const char *app_id, cs_error *err)
+{
+    uid_t uid;
+    gid_t gid;
+    cs_sandbox_host_ids(app_id, &uid, &gid);
+    char map[64];
+    snprintf(map, sizeof(map), "%d %u 1\n", CS_SANDBOX_APP_UID, (unsigned)uid);
+    int rc = write_file(pid, "uid_map", map, err);
+    if (rc < 0)
+        return rc;
+    rc = write_file(pid, "setgroups", "deny", err);
+    if (rc < 0)
+        return rc;
+    snprintf(map, sizeof(map), "%d %u 1\n", CS_SANDBOX_APP_GID, (unsigned)gid);
+    return write_file(pid, "gid_map", map, err);
+}
+
+static const char *namespace_help(int errnum)
+{
+    if (errnum == EPERM || errnum == ENOSPC || errnum == EINVAL)
+        return "the kernel refused to create user namespaces; enable them with "
+               "'sysctl kernel.unprivileged_userns_clone=1' (Debian) or raise "
+               "user.max_user_namespaces, and check that no seccomp or AppArmor "
+               "profile of the caller forbids them";
+    return "check the kernel's namespace support (CONFIG_USER_NS, CONFIG_PID_NS, CONFIG_NET_NS)";
+}
+
+int cs_sandbox_run(const cs_sandbox_config *config, int *status, cs_error *err)
+{
+    int go[2], errors[2];
+    if (pipe2(go, O_CLOEXEC) < 0 || pipe2(errors, O_CLOEXEC) < 0)
+        return cs_error_errno(err, errno, "cannot create the sandbox pipes");
+
+    cs_sandbox_limit_state limits;
+    memset(&limits, 0, sizeof(limits));
+    child_context ctx = {
+        .config = config, .limits = &limits, .go_fd = go[0], .error_fd = errors[1]};
+
+    enum { STACK_SIZE = 1024 * 1024 };
+    cs_autofree char *stack = malloc(STACK_SIZE);
+    if (!stack)
+        return cs_error_set(err, ENOMEM, "out of memory");
+    int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+                CLONE_NEWNET | CLONE_NEWCGROUP | SIGCHLD;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t child = clone(child_main, stack + STACK_SIZE, flags, &ctx);
+    int clone_errno = errno;
+    close(go[0]);
+    close(errors[1]);
+    if (child < 0) {
+        close(go[1]);
+        close(errors[0]);
+        return cs_error_set(err, clone_errno,
+                            "cannot create the sandbox namespaces (user, mount, pid, ipc, uts, "
+                            "cgroup, network): %s; %s",
+                            strerror(clone_errno), namespace_help(clone_errno));
+    }
+    log_step(config, "namespaces: user, mount, pid, ipc, uts, cgroup and network created");
+
+    int rc = write_id_maps(child, config->app_id, err);
+    if (rc == 0)
+        rc = cs_sandbox_limits_apply(config, child, &limits, err);
+    if (rc == 0) {
+        log_step(config, "limits: %s", limits.report);
+        if (write(go[1], "g", 1) != 1)
+            rc = cs_error_errno(err, errno, "cannot start the sandbox");
+    }
+    close(go[1]);
+    if (rc < 0) {
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        close(errors[0]);
+        cs_sandbox_limits_cleanup(&limits);
+        return rc;
+    }
+
+    /* Read setup errors until the child closes its end. */
+    char message[sizeof(err->message)];
+    size_t used = 0;
+    for (;;) {
+        ssize_t n = read(errors[0], message + used, sizeof(message) - 1 - used);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        used += (size_t)n;
+        if (used == sizeof(message) - 1)
+            break;
+    }
+    message[used] = '\0';
+    close(errors[0]);
+
+    struct sigaction sa = {.sa_handler = forward_signal}, old_int, old_term, old_hup;
+    sigemptyset(&sa.sa_mask);
+    forwarded_pid = child;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGHUP, &sa, &old_hup);
+
+    int ws = 0;
+    while (waitpid(child, &ws, 0) < 0 && errno == EINTR)
+        ;
+    forwarded_pid = 0;
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGHUP, &old_hup, NULL);
+    cs_sandbox_limits_cleanup(&limits);
+
+    if (used > 0)
+        return cs_error_set(err, EPERM, "sandbox setup failed: %s", message);
+    *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+    return 0;
+}

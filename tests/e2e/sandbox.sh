@@ -1,0 +1,115 @@
+# End-to-end tests of the sandbox: a native program runs in place of the app
+# host (through CASHSTORY_APP_HOST) and tries to break out. Runs as root and,
+# when the test runs as root, again as an ordinary user created for the test.
+source "$(dirname "$0")/lib.sh"
+
+probe="$CS_BUILD_DIR/tests/escape_probe"
+[ -x "$probe" ] || { fail "escape_probe is built"; finish; }
+
+# Copies of the binaries that an ordinary user can reach.
+mkdir -p bin
+cp "$CASHSTORY" "$probe" bin/
+chmod 755 "$CS_TMP" bin bin/*
+export CASHSTORY_APP_HOST="$CS_TMP/bin/escape_probe"
+cs="$CS_TMP/bin/cashstory"
+
+"$cs" key generate --out pub >/dev/null
+copy_example app
+"$cs" pack app --key pub.key --out app.csa >/dev/null
+sed -i 's/"com.example.hello"/"com.example.other"/' app/cashstory.json
+"$cs" pack app --key pub.key --out other.csa >/dev/null
+chmod 644 pub.pub app.csa other.csa
+
+escapes=(shadow "home:$HOME" "hidden:$CS_SOURCE_DIR" "hidden:$CS_TMP/store" write_app write_usr
+    write_root can_write_data can_write_tmp proc ptrace mount inet packet can_unix userns
+    clone_userns clone3_enosys unknown_enosys can_fork identity "signal_host:$$")
+
+# sandbox_suite LABEL RUNNER...: every check runs through RUNNER (empty for
+# the current user, or su for the ordinary user).
+sandbox_suite() {
+    local label=$1
+    shift
+    local store="$CS_TMP/store-$label"
+    run 0 "$label: install" "$@" "$cs" install app.csa --store "$store" --trusted-key pub.pub
+    run 0 "$label: install a second app" "$@" "$cs" install other.csa --store "$store" --trusted-key pub.pub
+
+    run 0 "$label: escapes refused" "$@" "$cs" run com.example.hello --store "$store" \
+        --trusted-key pub.pub -- "${escapes[@]}" "hidden:$store/data/com.example.other"
+    local name
+    for name in shadow home write_app write_usr write_root can_write_data proc ptrace mount inet \
+        packet userns clone_userns clone3_enosys unknown_enosys identity signal_host; do
+        expect_output "$label: $name" "^PASS $name"
+    done
+    if printf '%s\n' "$out" | grep -q '^FAIL'; then
+        fail "$label: no escape succeeded"
+    else
+        pass "$label: no escape succeeded"
+    fi
+
+    # Two apps at once cannot see each other's data or processes.
+    "$@" "$cs" run com.example.other --store "$store" --trusted-key pub.pub -- exit:0 >/dev/null
+    run 0 "$label: other app's data hidden" "$@" "$cs" run com.example.hello --store "$store" \
+        --trusted-key pub.pub -- "hidden:/data/../../$store/data/com.example.other" proc
+    [ -e "$store/data/com.example.hello/probe.txt" ] && pass "$label: data folder persists" ||
+        fail "$label: data folder persists"
+
+    # The app's exit status is the command's.
+    run 5 "$label: exit status passed through" "$@" "$cs" run com.example.hello --store "$store" \
+        --trusted-key pub.pub -- exit:5
+
+    # Limits: memory and processes, from the policy.
+    printf '{"apps": {"com.example.hello": {"limits": {"memory_mb": 64, "processes": 16}}}}\n' \
+        >"$CS_TMP/limits-$label.json"
+    chmod 644 "$CS_TMP/limits-$label.json"
+    run 0 "$label: process limit" "$@" "$cs" run com.example.hello --store "$store" \
+        --trusted-key pub.pub --policy "$CS_TMP/limits-$label.json" -- forkbomb:200
+    expect_output "$label: process limit reached" '^PASS forkbomb'
+    out=$("$@" "$cs" run com.example.hello --store "$store" --trusted-key pub.pub \
+        --policy "$CS_TMP/limits-$label.json" --verbose -- memory:512 2>&1)
+    status=$?
+    # A cgroup ends the app (status 137); an rlimit makes the allocation fail.
+    if ! printf '%s\n' "$out" | grep -q '^FAIL memory' &&
+        { [ "$status" -ne 0 ] || printf '%s\n' "$out" | grep -q '^PASS memory'; }; then
+        pass "$label: memory limit stops the app (status $status)"
+    else
+        fail "$label: memory limit stops the app (status $status)"
+        printf '%s\n' "$out" | sed 's/^/    /'
+    fi
+    expect_output "$label: limit mechanisms logged" 'limits: memory: (cgroup v[12]|rlimit RLIMIT_DATA)'
+    run 0 "$label: host still works" true
+
+    # A tampered app never starts.
+    local current
+    current=$(readlink -f "$store/apps/com.example.hello/current")
+    chmod u+w "$current/main.js" 2>/dev/null
+    printf '// changed\n' >>"$current/main.js" 2>/dev/null || "$@" sh -c "printf x >>'$current/main.js'"
+    run 3 "$label: tampered app refused" "$@" "$cs" run com.example.hello --store "$store" \
+        --trusted-key pub.pub -- exit:0
+    expect_output "$label: tampered file named" "main.js"
+}
+
+if [ "$(id -u)" -eq 0 ]; then
+    sandbox_suite root
+
+    user=cashstory-test
+    id "$user" >/dev/null 2>&1 || useradd --no-create-home --shell /usr/sbin/nologin "$user"
+    chown "$user" "$CS_TMP"
+    sandbox_suite user runuser -u "$user" --
+else
+    echo "# not root: only the ordinary-user part runs"
+    sandbox_suite user
+fi
+
+# A developer folder runs unverified, with a warning, unless policy forbids it.
+run 0 "dev mode runs" "$cs" run --dev app --store "$CS_TMP/store-dev" -- exit:0
+expect_output "dev mode warns" 'WARNING: running the unsigned folder'
+printf '{"developer_mode": false}\n' >nodev.json
+run 1 "dev mode refused by policy" "$cs" run --dev app --store "$CS_TMP/store-dev" --policy nodev.json
+expect_output "dev mode refusal names the policy" "developer mode is not allowed by policy"
+
+# A package runs without being installed; an untrusted one does not.
+run 0 "run a package file" "$cs" run app.csa --store "$CS_TMP/store-csa" --trusted-key pub.pub -- identity
+run 3 "untrusted package refused" "$cs" run app.csa --store "$CS_TMP/store-csa"
+expect_output "untrusted signer named" 'untrusted signer: key'
+
+finish
