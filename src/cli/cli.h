@@ -65,8 +65,15 @@ typedef struct cli_command {
     const cli_option *options;
     int min_args;
     int max_args;
+    unsigned common; /* CLI_TRUST and CLI_JSON: which shared options apply */
     int (*run)(cli *c);
 } cli_command;
+
+/* Shared options beyond --store and --help, which every command takes. */
+enum {
+    CLI_TRUST = 1, /* --trust and --trusted-key */
+    CLI_JSON = 2,  /* --json */
+};
 
 /* Parse argv for command cmd (options from cmd and the common ones). Returns
  * -1 to continue, or an exit status (help printed, or a usage error). */

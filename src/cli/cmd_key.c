@@ -5,11 +5,21 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <string.h>
 
 static int run_generate(cli *c)
 {
     if (!c->out) {
         fprintf(stderr, "cashstory key generate: --out NAME is required\n");
+        return CS_EXIT_USAGE;
+    }
+    size_t n = strlen(c->out);
+    if (n > 4 && (strcmp(c->out + n - 4, ".key") == 0 || strcmp(c->out + n - 4, ".pub") == 0)) {
+        fprintf(stderr,
+                "cashstory key generate: --out takes a base name: '--out %.*s' writes %.*s.key "
+                "and %.*s.pub\n",
+                (int)(n - 4), cli_safe(c->out), (int)(n - 4), cli_safe(c->out), (int)(n - 4),
+                cli_safe(c->out));
         return CS_EXIT_USAGE;
     }
     cs_error err = {0};
@@ -70,6 +80,7 @@ const cli_command cmd_key_generate = {
     .options = generate_options,
     .min_args = 0,
     .max_args = 0,
+    .common = CLI_JSON,
     .run = run_generate,
 };
 
@@ -82,5 +93,6 @@ const cli_command cmd_key_id = {
     .options = NULL,
     .min_args = 1,
     .max_args = 1,
+    .common = CLI_JSON,
     .run = run_id,
 };

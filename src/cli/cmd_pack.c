@@ -28,6 +28,8 @@ static int run(cli *c)
     if (rc < 0)
         return cli_fail(c, rc, &err);
 
+    if (r.warning[0])
+        fprintf(stderr, "cashstory pack: warning: %s\n", cli_safe(r.warning));
     const char *signer = r.signer.type == CS_SIGNER_X509 ? r.signer.subject : r.signer.key_id;
     if (c->json) {
         json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "package", c->out, "id",
@@ -64,5 +66,6 @@ const cli_command cmd_pack = {
     .options = options,
     .min_args = 1,
     .max_args = 1,
+    .common = CLI_JSON,
     .run = run,
 };

@@ -321,5 +321,6 @@ const cli_command cmd_run = {
     .options = options,
     .min_args = 1,
     .max_args = 4096,
+    .common = CLI_TRUST,
     .run = run,
 };

@@ -5,10 +5,19 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int run_install(cli *c)
 {
     cs_error err = {0};
+    struct stat sb;
+    if (stat(c->argv[0], &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fprintf(stderr,
+                "cashstory install: %s is a folder; install takes a .csa package (make one with "
+                "'cashstory pack %s --key KEY --out FILE.csa')\n",
+                cli_safe(c->argv[0]), cli_safe(c->argv[0]));
+        return CS_EXIT_USAGE;
+    }
     cs_trust trust;
     int rc = cli_load_trust(c, &trust, &err);
     if (rc < 0)
@@ -113,6 +122,7 @@ const cli_command cmd_install = {
     .options = NULL,
     .min_args = 1,
     .max_args = 1,
+    .common = CLI_TRUST | CLI_JSON,
     .run = run_install,
 };
 
@@ -124,6 +134,7 @@ const cli_command cmd_list = {
     .options = NULL,
     .min_args = 0,
     .max_args = 0,
+    .common = CLI_JSON,
     .run = run_list,
 };
 
@@ -135,5 +146,6 @@ const cli_command cmd_remove = {
     .options = NULL,
     .min_args = 1,
     .max_args = 1,
+    .common = CLI_JSON,
     .run = run_remove,
 };

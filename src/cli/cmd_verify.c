@@ -77,5 +77,6 @@ const cli_command cmd_verify = {
     .options = options,
     .min_args = 1,
     .max_args = 1,
+    .common = CLI_TRUST | CLI_JSON,
     .run = run,
 };

@@ -1,6 +1,7 @@
 /* cashstory: the command-line tool for signed CashStory app packages. */
 #include "cli/cli.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -63,7 +64,17 @@ int main(int argc, char **argv)
     }
 
     if (strcmp(argv[1], "key") == 0) {
-        fprintf(stderr, "cashstory key: expected 'generate' or 'id'; see 'cashstory --help'\n");
+        bool help = argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0);
+        fprintf(help ? stdout : stderr,
+                "Usage: cashstory key generate --out NAME\n"
+                "       cashstory key id FILE\n\n"
+                "Run 'cashstory key generate --help' or 'cashstory key id --help' for details.\n");
+        return help ? CS_EXIT_OK : CS_EXIT_USAGE;
+    }
+    if (argv[1][0] == '-') {
+        fprintf(stderr,
+                "cashstory: options go after the command, as in 'cashstory list --json'; see "
+                "'cashstory --help'\n");
         return CS_EXIT_USAGE;
     }
     fprintf(stderr, "cashstory: unknown command '%s'; see 'cashstory --help'\n", argv[1]);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const cli_option common_options[] = {
     {"store", OPT_STORE, "DIR",
@@ -20,6 +21,15 @@ static const cli_option common_options[] = {
     {NULL, 0, NULL, NULL},
 };
 
+static bool common_applies(const cli_command *cmd, int id)
+{
+    if (id == OPT_TRUST || id == OPT_TRUSTED_KEY)
+        return cmd->common & CLI_TRUST;
+    if (id == OPT_JSON)
+        return cmd->common & CLI_JSON;
+    return true;
+}
+
 static size_t count_options(const cli_option *o)
 {
     size_t n = 0;
@@ -28,9 +38,11 @@ static size_t count_options(const cli_option *o)
     return n;
 }
 
-static void print_options(const cli_option *o)
+static void print_options(const cli_command *cmd, const cli_option *o)
 {
     for (; o && o->name; o++) {
+        if (!common_applies(cmd, o->id))
+            continue;
         char left[64];
         snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
         printf("  %-24s %s\n", left, o->help);
@@ -39,12 +51,13 @@ static void print_options(const cli_option *o)
 
 void cli_print_help(const cli_command *cmd)
 {
-    printf("Usage: cashstory %s %s\n\n%s\n", cmd->name, cmd->usage, cmd->summary);
+    printf("Usage: cashstory %s%s%s\n\n%s\n", cmd->name, cmd->usage[0] ? " " : "", cmd->usage,
+           cmd->summary);
     if (cmd->description)
         printf("\n%s\n", cmd->description);
     printf("\nOptions:\n");
-    print_options(cmd->options);
-    print_options(common_options);
+    print_options(cmd, cmd->options);
+    print_options(cmd, common_options);
     printf("\nExit status: 0 success, 1 error, 2 usage error, 3 verification failed or "
            "signer not trusted.\n");
 }
@@ -61,6 +74,8 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, cli *c)
     size_t k = 0;
     for (int s = 0; s < 2; s++) {
         for (const cli_option *o = sets[s]; o && o->name; o++) {
+            if (!common_applies(cmd, o->id))
+                continue;
             longopts[k].name = o->name;
             longopts[k].has_arg = o->arg ? required_argument : no_argument;
             longopts[k].val = o->id;
@@ -172,6 +187,20 @@ int cli_load_trust(const cli *c, cs_trust *trust, cs_error *err)
         path = env;
     int rc = path ? cs_trust_load_file(trust, path, false, err)
                   : cs_trust_load_file(trust, CS_TRUST_DEFAULT_PATH, true, err);
+    if (path)
+        snprintf(trust->description, sizeof(trust->description), "trust file %s", path);
+    else if (access(CS_TRUST_DEFAULT_PATH, F_OK) == 0)
+        snprintf(trust->description, sizeof(trust->description), "trust file %s",
+                 CS_TRUST_DEFAULT_PATH);
+    else
+        snprintf(trust->description, sizeof(trust->description),
+                 "any trust configuration (no --trust, no $CASHSTORY_TRUST, no %s)",
+                 CS_TRUST_DEFAULT_PATH);
+    if (c->ntrusted_keys > 0) {
+        size_t used = strlen(trust->description);
+        snprintf(trust->description + used, sizeof(trust->description) - used,
+                 " or the %s", c->ntrusted_keys == 1 ? "--trusted-key file" : "--trusted-key files");
+    }
     for (size_t i = 0; rc == 0 && i < c->ntrusted_keys; i++)
         rc = cs_trust_add_key_file(trust, c->trusted_keys[i], err);
     if (rc < 0)

@@ -104,7 +104,7 @@ void cli_result_print(const char *target, int rc, const cs_verify_result *res)
         else
             printf("trust:    NOT trusted: %s\n", cli_safe(s->trust_note));
     } else {
-        printf("signer:   unknown (the signature is not valid)\n");
+        printf("signer:   none (no valid signature)\n");
     }
     printf("files:    %llu checked, %llu bytes\n", (unsigned long long)res->files_checked,
            (unsigned long long)res->bytes_checked);

@@ -81,7 +81,10 @@ int cs_verify_ed25519(EVP_PKEY *public_key, const char *domain, const void *data
                  entry->name[0] ? entry->name : entry->source);
     } else {
         snprintf(signer->trust_note, sizeof(signer->trust_note),
-                 "key %s is not in the trust configuration", signer->key_id);
+                 "key %s is not in %s; pass --trusted-key FILE.pub, or list the key id in a "
+                 "trust file",
+                 signer->key_id,
+                 trust->description[0] ? trust->description : "the trust configuration");
     }
     return 0;
 }

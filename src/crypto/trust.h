@@ -29,6 +29,7 @@ typedef struct cs_trust {
     cs_trust_key *keys;
     size_t nkeys;
     STACK_OF(X509) *cas;
+    char description[512]; /* where the trust came from, for messages */
 } cs_trust;
 
 void cs_trust_init(cs_trust *trust);

@@ -10,8 +10,10 @@
 #include "package/manifest.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -246,7 +248,8 @@ static void signing_free(signing *s)
     sk_X509_pop_free(s->chain, X509_free);
 }
 
-static int load_signing(const cs_pack_options *o, signing *s, cs_error *err)
+static int load_signing(const cs_pack_options *o, signing *s, char *warning, size_t warning_size,
+                        cs_error *err)
 {
     int rc = cs_key_load_private(o->key_path, &s->key, err);
     if (rc < 0)
@@ -269,6 +272,22 @@ static int load_signing(const cs_pack_options *o, signing *s, cs_error *err)
         return cs_error_prefix(err, "--chain");
     if (cs_certificate_describe(s->cert, &s->signer) < 0)
         return cs_error_set(err, EINVAL, "--cert %s: cannot read the certificate", o->cert_path);
+    /* Verifiers reject these certificates; the pack still succeeds so that
+     * publishers and tests can make such packages on purpose. */
+    uint32_t ext = X509_get_extension_flags(s->cert);
+    if (!(ext & EXFLAG_XKUSAGE) || !(X509_get_extended_key_usage(s->cert) & XKU_CODE_SIGN))
+        snprintf(warning, warning_size,
+                 "certificate '%s' lacks the codeSigning extended key usage; verifiers will "
+                 "reject the package",
+                 s->signer.subject);
+    else if (X509_cmp_current_time(X509_get0_notAfter(s->cert)) <= 0)
+        snprintf(warning, warning_size,
+                 "certificate '%s' has expired; verifiers will reject the package",
+                 s->signer.subject);
+    else if (X509_cmp_current_time(X509_get0_notBefore(s->cert)) >= 0)
+        snprintf(warning, warning_size,
+                 "certificate '%s' is not valid yet; verifiers will reject the package until it is",
+                 s->signer.subject);
     if (s->signer.subject_truncated)
         return cs_error_set(err, EINVAL,
                             "--cert %s: the certificate subject is longer than %zu bytes, the "
@@ -283,6 +302,19 @@ int cs_pack(const cs_pack_options *o, cs_pack_result *result, cs_error *err)
     cs_autoclose int dirfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0)
         return cs_error_errno(err, errno, "cannot open app folder %s", o->dir);
+
+    /* A package written inside the folder would end up in the next package. */
+    char real_dir[PATH_MAX], real_out_dir[PATH_MAX];
+    cs_autofree char *out_dir = cs_dirname(o->out_path);
+    if (out_dir && realpath(o->dir, real_dir) && realpath(out_dir, real_out_dir)) {
+        size_t n = strlen(real_dir);
+        if (strncmp(real_out_dir, real_dir, n) == 0 &&
+            (real_out_dir[n] == '\0' || real_out_dir[n] == '/' || n == 1))
+            return cs_error_set(err, EINVAL,
+                                "--out %s is inside the app folder %s; write the package "
+                                "outside the folder",
+                                o->out_path, o->dir);
+    }
 
     /* Manifest first, so that an invalid app fails before any other work. */
     cs_autofree uint8_t *manifest_data = NULL;
@@ -308,7 +340,7 @@ int cs_pack(const cs_pack_options *o, cs_pack_result *result, cs_error *err)
     int out_fd = -1;
     cs_archive_writer *w = NULL;
 
-    if ((rc = load_signing(o, &sg, err)) < 0)
+    if ((rc = load_signing(o, &sg, result->warning, sizeof(result->warning), err)) < 0)
         goto out;
     if ((rc = collect(dirfd, "", o->dir, &list, err)) < 0)
         goto out;

@@ -21,6 +21,7 @@ typedef struct cs_pack_result {
     cs_signer signer;
     size_t files;
     uint64_t bytes;
+    char warning[768]; /* a problem verifiers will reject the package for, or empty */
 } cs_pack_result;
 
 /* Validate the manifest, index every file, sign the index and write the

@@ -267,10 +267,15 @@ static int verify_archive_reader(cs_archive_reader *ar, const cs_trust *trust, i
     /* The metadata comes first: index, signature, then the signer key for
      * Ed25519 packages. */
     int rc = cs_archive_next(ar, &entry, &e);
-    if (rc <= 0 || strcmp(entry.path, CS_META_INDEX) != 0) {
-        cs_report_add(&res->report, "%s", rc < 0 ? e.message
-                                                 : "the archive does not start with "
-                                                   "" CS_META_INDEX);
+    if (rc < 0) {
+        cs_report_add(&res->report, "%s", e.message);
+        return finish(res, err);
+    }
+    if (rc == 0 || strcmp(entry.path, CS_META_INDEX) != 0) {
+        cs_report_add(&res->report,
+                      "not a CashStory package: the archive does not start with %s; make a "
+                      "package with 'cashstory pack DIR --key KEY --out FILE.csa'",
+                      CS_META_INDEX);
         return finish(res, err);
     }
     index_len = (size_t)entry.size;
@@ -632,6 +637,13 @@ static int read_meta(int dirfd, const char *rel, size_t max, bool optional, uint
     if (fd < 0) {
         if (fd == -ENOENT && optional)
             return 0;
+        if (fd == -ENOENT && strcmp(rel, CS_META_INDEX) == 0) {
+            cs_report_add(&res->report,
+                          "not a CashStory package: the folder has no signed index (%s); make a "
+                          "package with 'cashstory pack DIR --key KEY --out FILE.csa'",
+                          CS_META_INDEX);
+            return -CS_EVERIFY;
+        }
         cs_report_add(&res->report, "cannot open %s: %s", rel, strerror(-fd));
         return -CS_EVERIFY;
     }
