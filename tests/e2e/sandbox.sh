@@ -25,7 +25,7 @@ escapes=(shadow "home:$HOME" "hidden:$CS_SOURCE_DIR" "hidden:$CS_TMP/store" writ
     clone_userns clone3_enosys unknown_enosys can_fork identity "signal_host:$$")
 
 # sandbox_suite LABEL RUNNER...: every check runs through RUNNER (empty for
-# the current user, or su for the ordinary user).
+# the current user, or runuser for the ordinary user).
 sandbox_suite() {
     local label=$1
     shift
