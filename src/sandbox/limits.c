@@ -1,5 +1,6 @@
 /* Resource limits: cgroup v2 where its controllers are available, cgroup v1
- * where only that is mounted, rlimits as the last resort. */
+ * where only that is mounted; otherwise RLIMIT_NPROC for processes and a
+ * watchdog in the sandbox's init for memory. */
 #include "sandbox/sandbox.h"
 
 #include "common/fsutil.h"
@@ -187,7 +188,7 @@ int cs_sandbox_limits_apply(const cs_sandbox_config *c, pid_t child, cs_sandbox_
             append(s, "cpu", "cgroup v1");
     }
     if (c->limits.memory_bytes && !s->memory_done)
-        append(s, "memory", "rlimit RLIMIT_DATA");
+        append(s, "memory", "resident-memory watchdog in the sandbox's init");
     if (c->limits.max_pids && !s->pids_done)
         append(s, "processes", "rlimit RLIMIT_NPROC");
     if (c->limits.cpu_percent && !s->cpu_done)
@@ -203,11 +204,9 @@ int cs_sandbox_limits_rlimits(const cs_sandbox_config *c, const cs_sandbox_limit
     struct rlimit none = {0, 0};
     if (setrlimit(RLIMIT_CORE, &none) < 0)
         return cs_error_errno(err, errno, "cannot disable core dumps");
-    if (c->limits.memory_bytes && !s->memory_done) {
-        struct rlimit mem = {c->limits.memory_bytes, c->limits.memory_bytes};
-        if (setrlimit(RLIMIT_DATA, &mem) < 0)
-            return cs_error_errno(err, errno, "cannot set the memory rlimit");
-    }
+    /* NOTE: memory has no rlimit fallback. JavaScriptCore reserves several
+     * GiB of address space up front, which RLIMIT_AS and RLIMIT_DATA count,
+     * so either would stop every app; init's watchdog enforces it instead. */
     if (c->limits.max_pids && !s->pids_done) {
         struct rlimit pids = {c->limits.max_pids, c->limits.max_pids};
         if (setrlimit(RLIMIT_NPROC, &pids) < 0)

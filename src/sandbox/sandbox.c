@@ -2,6 +2,7 @@
 
 #include "common/cleanup.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <sched.h>
@@ -103,7 +104,37 @@ static int become_app_user(cs_error *err)
 
 /* PID 1 of the sandbox: start the app host, forward termination signals to
  * it, reap every process, and leave with the host's status once it ends. */
-static __attribute__((noreturn)) void run_init(const cs_sandbox_config *config)
+/* Resident memory of every process in the sandbox, from its own /proc. */
+static uint64_t sandbox_rss(void)
+{
+    uint64_t total = 0;
+    long page = sysconf(_SC_PAGESIZE);
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        char path[64], text[128];
+        snprintf(path, sizeof(path), "/proc/%s/statm", de->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t n = read(fd, text, sizeof(text) - 1);
+        close(fd);
+        if (n <= 0)
+            continue;
+        text[n] = '\0';
+        unsigned long long size, resident;
+        if (sscanf(text, "%llu %llu", &size, &resident) == 2)
+            total += resident * (uint64_t)page;
+    }
+    if (d)
+        closedir(d);
+    return total;
+}
+
+static __attribute__((noreturn)) void run_init(const cs_sandbox_config *config,
+                                               uint64_t watch_memory)
 {
     sigset_t set;
     sigemptyset(&set);
@@ -140,7 +171,25 @@ static __attribute__((noreturn)) void run_init(const cs_sandbox_config *config)
     int status = 1;
     for (;;) {
         siginfo_t info;
-        int sig = sigwaitinfo(&set, &info);
+        /* Without a memory cgroup, init polls the sandbox's resident memory
+         * and ends the app when it exceeds the limit. */
+        struct timespec poll = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
+        int sig = watch_memory ? sigtimedwait(&set, &info, &poll) : sigwaitinfo(&set, &info);
+        if (sig < 0 && watch_memory && errno == EAGAIN) {
+            uint64_t rss = sandbox_rss();
+            if (rss > watch_memory) {
+                fprintf(stderr,
+                        "cashstory sandbox %s: memory limit exceeded (%llu MiB resident, limit "
+                        "%llu MiB); stopping the app\n",
+                        config->app_id, (unsigned long long)(rss >> 20),
+                        (unsigned long long)(watch_memory >> 20));
+                kill(-1, SIGKILL);
+                while (waitpid(-1, NULL, 0) > 0)
+                    ;
+                _exit(128 + SIGKILL);
+            }
+            continue;
+        }
         if (sig < 0)
             continue;
         if (sig != SIGCHLD) {
@@ -172,12 +221,18 @@ static int child_main(void *arg)
     const cs_sandbox_config *config = ctx->config;
     cs_error err = {0};
 
-    char go;
-    if (read(ctx->go_fd, &go, 1) != 1) {
+    /* The parent applies the limits after the clone, so this copy of its
+     * memory does not know which ones a cgroup enforces; it sends them. */
+    char go[3];
+    if (read(ctx->go_fd, go, sizeof(go)) != sizeof(go)) {
         cs_error_set(&err, EPIPE, "the launcher did not finish the user namespace setup");
         child_fail(ctx, &err);
     }
     close(ctx->go_fd);
+    cs_sandbox_limit_state limits = *ctx->limits;
+    limits.memory_done = go[0] == '1';
+    limits.pids_done = go[1] == '1';
+    limits.cpu_done = go[2] == '1';
 
     if (become_app_user(&err) < 0)
         child_fail(ctx, &err);
@@ -191,7 +246,7 @@ static int child_main(void *arg)
     }
     if (cs_sandbox_bring_up_loopback(&err) < 0)
         child_fail(ctx, &err);
-    if (cs_sandbox_limits_rlimits(config, ctx->limits, &err) < 0)
+    if (cs_sandbox_limits_rlimits(config, &limits, &err) < 0)
         child_fail(ctx, &err);
     if (cs_sandbox_drop_privileges(&err) < 0)
         child_fail(ctx, &err);
@@ -210,7 +265,7 @@ static int child_main(void *arg)
         keep[nkeep++] = config->keep_fds[i];
     if (cs_sandbox_close_fds(keep, nkeep, &err) < 0)
         child_fail(ctx, &err);
-    run_init(config);
+    run_init(config, limits.memory_done ? 0 : config->limits.memory_bytes);
 }
 
 static int write_file(pid_t pid, const char *name, const char *text, cs_error *err)
@@ -288,7 +343,9 @@ int cs_sandbox_run(const cs_sandbox_config *config, int *status, cs_error *err)
         rc = cs_sandbox_limits_apply(config, child, &limits, err);
     if (rc == 0) {
         log_step(config, "limits: %s", limits.report);
-        if (write(go[1], "g", 1) != 1)
+        char done[3] = {limits.memory_done ? '1' : '0', limits.pids_done ? '1' : '0',
+                         limits.cpu_done ? '1' : '0'};
+        if (write(go[1], done, sizeof(done)) != (ssize_t)sizeof(done))
             rc = cs_error_errno(err, errno, "cannot start the sandbox");
     }
     close(go[1]);
