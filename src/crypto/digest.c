@@ -48,39 +48,50 @@ void cs_sha256(const void *data, size_t len, uint8_t out[CS_SHA256_LEN])
     EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
 }
 
-int cs_sha256_fd(int fd, uint64_t max_bytes, uint8_t out[CS_SHA256_LEN], uint64_t *size)
+int cs_sha256_fd_buffer(int fd, uint64_t max_bytes, uint8_t *buf, size_t buf_size,
+                        uint8_t out[CS_SHA256_LEN], uint64_t *size)
 {
-    enum { CHUNK = 256 * 1024 };
-    cs_sha256_ctx *ctx = cs_sha256_new();
-    uint8_t *buf = malloc(CHUNK);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(md);
+        return -ENOMEM;
+    }
     int rc = 0;
     uint64_t total = 0;
-    if (!ctx || !buf) {
-        rc = -ENOMEM;
-        goto out;
-    }
     for (;;) {
-        ssize_t n = read(fd, buf, CHUNK);
+        ssize_t n = read(fd, buf, buf_size);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             rc = -errno;
-            goto out;
+            break;
         }
         if (n == 0)
             break;
         total += (uint64_t)n;
         if (total > max_bytes) {
             rc = -EFBIG;
-            goto out;
+            break;
         }
-        cs_sha256_update(ctx, buf, (size_t)n);
+        EVP_DigestUpdate(md, buf, (size_t)n);
     }
-    cs_sha256_final(ctx, out);
-    *size = total;
-out:
+    if (rc == 0) {
+        unsigned int len = CS_SHA256_LEN;
+        EVP_DigestFinal_ex(md, out, &len);
+        *size = total;
+    }
+    EVP_MD_CTX_free(md);
+    return rc;
+}
+
+int cs_sha256_fd(int fd, uint64_t max_bytes, uint8_t out[CS_SHA256_LEN], uint64_t *size)
+{
+    enum { CHUNK = 256 * 1024 };
+    uint8_t *buf = malloc(CHUNK);
+    if (!buf)
+        return -ENOMEM;
+    int rc = cs_sha256_fd_buffer(fd, max_bytes, buf, CHUNK, out, size);
     free(buf);
-    cs_sha256_free(ctx);
     return rc;
 }
 

@@ -24,5 +24,10 @@ void cs_sha256(const void *data, size_t len, uint8_t out[CS_SHA256_LEN]);
  * bytes hashed. */
 int cs_sha256_fd(int fd, uint64_t max_bytes, uint8_t out[CS_SHA256_LEN], uint64_t *size);
 
+/* Same as cs_sha256_fd, reading through the caller's buffer of buf_size
+ * bytes, so that a thread hashing many files allocates once. */
+int cs_sha256_fd_buffer(int fd, uint64_t max_bytes, uint8_t *buf, size_t buf_size,
+                        uint8_t out[CS_SHA256_LEN], uint64_t *size);
+
 /* Constant-time equality of two digests. */
 bool cs_digest_equal(const uint8_t a[CS_SHA256_LEN], const uint8_t b[CS_SHA256_LEN]);

@@ -39,7 +39,7 @@ static int reader_new(cs_archive_reader **out, cs_error *err)
 
 int cs_archive_open_file(const char *path, cs_archive_reader **out, cs_error *err)
 {
-    cs_archive_reader *r;
+    cs_archive_reader *r = NULL;
     int rc = reader_new(&r, err);
     if (rc < 0)
         return rc;
@@ -68,7 +68,7 @@ int cs_archive_open_file(const char *path, cs_archive_reader **out, cs_error *er
 
 int cs_archive_open_memory(const void *data, size_t len, cs_archive_reader **out, cs_error *err)
 {
-    cs_archive_reader *r;
+    cs_archive_reader *r = NULL;
     int rc = reader_new(&r, err);
     if (rc < 0)
         return rc;

@@ -479,8 +479,13 @@ static int walk(int dirfd, const char *prefix, walk_state *st, cs_error *err)
                           de->d_name);
             continue;
         }
+        /* The entry type from readdir saves a stat for most entries. */
         struct stat sb;
-        if (fstatat(dirfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (de->d_type == DT_REG) {
+            sb.st_mode = S_IFREG;
+        } else if (de->d_type == DT_DIR) {
+            sb.st_mode = S_IFDIR;
+        } else if (fstatat(dirfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
             cs_report_add(&st->res->report, "cannot stat '%s': %s", rel, strerror(errno));
             continue;
         }
@@ -555,12 +560,13 @@ typedef struct file_check {
 typedef struct hash_job {
     int dirfd;
     const cs_index *index;
-    const bool *present;
     file_check *checks;
     atomic_size_t next;
 } hash_job;
 
-static void check_one_file(hash_job *job, size_t i)
+enum { HASH_BUFFER = 128 * 1024 };
+
+static void check_one_file(hash_job *job, size_t i, uint8_t *buf)
 {
     const cs_index_file *file = &job->index->files[i];
     file_check *c = &job->checks[i];
@@ -578,9 +584,8 @@ static void check_one_file(hash_job *job, size_t i)
     c->size = (uint64_t)sb.st_size;
     c->mode = sb.st_mode;
     if (c->size == file->size) {
-        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
         uint64_t hashed_size = 0;
-        int rc = cs_sha256_fd(fd, file->size, c->digest, &hashed_size);
+        int rc = cs_sha256_fd_buffer(fd, file->size, buf, HASH_BUFFER, c->digest, &hashed_size);
         if (rc == -EFBIG) {
             c->size = file->size + 1;
         } else if (rc < 0) {
@@ -596,38 +601,47 @@ static void check_one_file(hash_job *job, size_t i)
 static void *hash_worker(void *arg)
 {
     hash_job *job = arg;
+    uint8_t *buf = malloc(HASH_BUFFER);
     for (;;) {
         size_t i = atomic_fetch_add(&job->next, 1);
         if (i >= job->index->nfiles)
             break;
-        if (job->present[i])
-            check_one_file(job, i);
+        if (buf)
+            check_one_file(job, i, buf);
+        else
+            job->checks[i].error = ENOMEM;
     }
+    free(buf);
     return NULL;
 }
 
-static int hash_files(int dirfd, const cs_index *index, const bool *present, file_check *checks)
+/* Hash every file of the index on one thread per online CPU (up to 16)
+ * while the calling thread walks the folder, then let the calling thread
+ * help with what is left. */
+static int hash_and_walk(int dirfd, const cs_index *index, file_check *checks,
+                         walk_state *walk_st, cs_error *err)
 {
-    hash_job job = {.dirfd = dirfd, .index = index, .present = present, .checks = checks};
+    hash_job job = {.dirfd = dirfd, .index = index, .checks = checks};
     atomic_init(&job.next, 0);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     size_t threads = cpus < 1 ? 1 : (size_t)cpus;
     if (threads > 16)
         threads = 16;
     if (threads > index->nfiles)
-        threads = index->nfiles ? index->nfiles : 1;
+        threads = index->nfiles;
 
     pthread_t tids[16];
     size_t started = 0;
-    for (size_t t = 1; t < threads; t++) {
+    for (size_t t = 0; t < threads; t++) {
         if (pthread_create(&tids[started], NULL, hash_worker, &job) != 0)
             break;
         started++;
     }
+    int rc = walk(dirfd, "", walk_st, err);
     hash_worker(&job);
     for (size_t t = 0; t < started; t++)
         pthread_join(tids[t], NULL);
-    return 0;
+    return rc;
 }
 
 static int read_meta(int dirfd, const char *rel, size_t max, bool optional, uint8_t **out,
@@ -684,11 +698,9 @@ int cs_verify_dir(const char *path, const cs_trust *trust, cs_verify_result *res
     if (!present || !checks)
         return cs_error_set(err, ENOMEM, "out of memory");
     walk_state st = {.res = res, .present = present};
-    int rc = walk(dirfd, "", &st, err);
+    int rc = hash_and_walk(dirfd, idx, checks, &st, err);
     if (rc < 0)
         return rc;
-
-    hash_files(dirfd, idx, present, checks);
 
     for (size_t i = 0; i < idx->nfiles; i++) {
         const cs_index_file *file = &idx->files[i];
