@@ -1,0 +1,1 @@
+module.exports = { kind: 'widgets', loadedFrom: __filename };

@@ -1,0 +1,7 @@
+/* bootstrap.js, compiled into the binary by embed.cmake. */
+#pragma once
+
+#include <stddef.h>
+
+extern const char cs_app_bootstrap_js[];
+extern const size_t cs_app_bootstrap_js_len;
