@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 /* The new root is built here, on a tmpfs, in the sandbox's own mount
- * namespace; the host's /tmp is not changed. Every source is opened before
+ * namespace; the host's /tmp is not changed. Every source was opened before
  * this tmpfs hides the host's /tmp, so sources below /tmp still work. */
 #define NEW_ROOT "/tmp"
 
@@ -181,29 +181,60 @@ static int setup_dev(cs_error *err)
     return 0;
 }
 
-int cs_sandbox_setup_mounts(const cs_sandbox_config *config, cs_error *err)
+int cs_sandbox_open_sources(const cs_sandbox_config *config, cs_sandbox_sources *sources,
+                            cs_error *err)
+{
+    sources->usr = sources->ld_cache = sources->host = sources->app = sources->data = -1;
+    sources->ngrants = 0;
+    if (config->ngrants > CS_SANDBOX_MAX_GRANTS)
+        return cs_error_set(err, E2BIG, "more than %d granted paths", CS_SANDBOX_MAX_GRANTS);
+    int rc;
+    if ((rc = sources->usr = open_source("/usr", false, err)) < 0 ||
+        (rc = sources->host = open_source(config->host_binary, false, err)) < 0 ||
+        (rc = sources->app = open_source(config->app_dir, false, err)) < 0 ||
+        (rc = sources->data = open_source(config->data_dir, false, err)) < 0)
+        goto fail;
+    sources->ld_cache = open_source("/etc/ld.so.cache", true, err);
+    if (sources->ld_cache < 0 && sources->ld_cache != -ENOENT) {
+        rc = sources->ld_cache;
+        goto fail;
+    }
+    for (size_t i = 0; i < config->ngrants; i++) {
+        rc = open_source(config->grants[i].path, false, err);
+        if (rc < 0)
+            goto fail;
+        sources->grants[sources->ngrants++] = rc;
+    }
+    return 0;
+fail:
+    cs_sandbox_close_sources(sources);
+    return rc;
+}
+
+void cs_sandbox_close_sources(cs_sandbox_sources *sources)
+{
+    int *fds[] = {&sources->usr, &sources->ld_cache, &sources->host, &sources->app,
+                  &sources->data};
+    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+        if (*fds[i] >= 0)
+            close(*fds[i]);
+        *fds[i] = -1;
+    }
+    for (size_t i = 0; i < sources->ngrants; i++)
+        close(sources->grants[i]);
+    sources->ngrants = 0;
+}
+
+int cs_sandbox_setup_mounts(const cs_sandbox_config *config, const cs_sandbox_sources *src,
+                            cs_error *err)
 {
     int rc;
     /* Nothing mounted from here on may propagate back to the host. */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return cs_error_errno(err, errno, "cannot make the mounts private");
-
-    /* Open every source first: the tmpfs below hides the host's /tmp. */
-    int usr = open_source("/usr", false, err);
-    int ld_cache = open_source("/etc/ld.so.cache", true, err);
-    int host = open_source(config->host_binary, false, err);
-    int app = open_source(config->app_dir, false, err);
-    int data = open_source(config->data_dir, false, err);
-    if (usr < 0 || host < 0 || app < 0 || data < 0 || (ld_cache < 0 && ld_cache != -ENOENT))
-        return -EIO;
-    int grant_fds[64];
-    if (config->ngrants > 64)
-        return cs_error_set(err, E2BIG, "more than 64 granted paths");
-    for (size_t i = 0; i < config->ngrants; i++) {
-        grant_fds[i] = open_source(config->grants[i].path, false, err);
-        if (grant_fds[i] < 0)
-            return grant_fds[i];
-    }
+    int usr = src->usr, ld_cache = src->ld_cache, host = src->host, app = src->app,
+        data = src->data;
+    const int *grant_fds = src->grants;
 
     if (mount("tmpfs", NEW_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
         return cs_error_errno(err, errno, "cannot mount the new root");
@@ -253,14 +284,7 @@ int cs_sandbox_setup_mounts(const cs_sandbox_config *config, cs_error *err)
                      config->grants[i].writable, MS_NOEXEC, err);
         if (rc < 0)
             return rc;
-        close(grant_fds[i]);
     }
-    close(usr);
-    close(host);
-    close(app);
-    close(data);
-    if (ld_cache >= 0)
-        close(ld_cache);
 
     if (mount("proc", NEW_ROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
         return cs_error_errno(err, errno,

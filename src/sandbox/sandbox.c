@@ -245,11 +245,18 @@ static int child_main(void *arg)
     limits.pids_done = go[1] == '1';
     limits.cpu_done = go[2] == '1';
 
+    /* Open what the new root shows while this process still has the
+     * launcher's file-system identity, so the app user needs no search
+     * permission on the folders above them (a store in a private folder). */
+    cs_sandbox_sources sources;
+    if (cs_sandbox_open_sources(config, &sources, &err) < 0)
+        child_fail(ctx, &err);
     if (become_app_user(&err) < 0)
         child_fail(ctx, &err);
     log_step(config, "user namespace: app user %d", CS_SANDBOX_APP_UID);
-    if (cs_sandbox_setup_mounts(config, &err) < 0)
+    if (cs_sandbox_setup_mounts(config, &sources, &err) < 0)
         child_fail(ctx, &err);
+    cs_sandbox_close_sources(&sources);
     log_step(config, "file system: new root with /app read-only and /data read-write");
     if (sethostname("cashstory", 9) < 0) {
         cs_error_errno(&err, errno, "cannot set the host name in the uts namespace");
@@ -322,10 +329,13 @@ int cs_sandbox_run(const cs_sandbox_config *config, int *status, cs_error *err)
     if (pipe2(go, O_CLOEXEC) < 0 || pipe2(errors, O_CLOEXEC) < 0)
         return cs_error_errno(err, errno, "cannot create the sandbox pipes");
 
+    int rc;
     cs_sandbox_limit_state limits;
     memset(&limits, 0, sizeof(limits));
-    child_context ctx = {
-        .config = config, .limits = &limits, .go_fd = go[0], .error_fd = errors[1]};
+    child_context ctx = {.config = config,
+                         .limits = &limits,
+                         .go_fd = go[0],
+                         .error_fd = errors[1]};
 
     enum { STACK_SIZE = 1024 * 1024 };
     cs_autofree char *stack = malloc(STACK_SIZE);
@@ -349,7 +359,7 @@ int cs_sandbox_run(const cs_sandbox_config *config, int *status, cs_error *err)
     }
     log_step(config, "namespaces: user, mount, pid, ipc, uts, cgroup and network created");
 
-    int rc = write_id_maps(child, config->app_id, err);
+    rc = write_id_maps(child, config->app_id, err);
     if (rc == 0)
         rc = cs_sandbox_limits_apply(config, child, &limits, err);
     if (rc == 0) {

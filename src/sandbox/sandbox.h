@@ -83,8 +83,23 @@ int cs_sandbox_run(const cs_sandbox_config *config, int *status, cs_error *err);
 #define CS_SANDBOX_HOST_UID_RANGE 400000
 void cs_sandbox_host_ids(const char *app_id, uid_t *uid, gid_t *gid);
 
+/* Descriptors (O_PATH) of everything the new root shows from the host,
+ * opened in the child before it becomes the app user, with the launcher's
+ * file-system identity. */
+#define CS_SANDBOX_MAX_GRANTS 64
+typedef struct cs_sandbox_sources {
+    int usr, ld_cache, host, app, data;
+    int grants[CS_SANDBOX_MAX_GRANTS];
+    size_t ngrants;
+} cs_sandbox_sources;
+
+int cs_sandbox_open_sources(const cs_sandbox_config *config, cs_sandbox_sources *sources,
+                            cs_error *err);
+void cs_sandbox_close_sources(cs_sandbox_sources *sources);
+
 /* Steps of the setup, shared by the files of this folder. */
-int cs_sandbox_setup_mounts(const cs_sandbox_config *config, cs_error *err);
+int cs_sandbox_setup_mounts(const cs_sandbox_config *config, const cs_sandbox_sources *sources,
+                            cs_error *err);
 int cs_sandbox_setup_landlock(const cs_sandbox_config *config, bool verbose, cs_error *err);
 int cs_sandbox_setup_seccomp(cs_error *err);
 int cs_sandbox_drop_privileges(cs_error *err);
