@@ -268,6 +268,7 @@ static int run(cli *c)
         .host_binary = st.host,
         .host_argv = host_argv,
         .verbose = c->verbose,
+        .log_start = &st.start,
     };
     cs_policy_limits(&policy, st.manifest.id, &config.limits);
     step(&st, "starting the sandbox");

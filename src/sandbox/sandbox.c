@@ -25,6 +25,9 @@ typedef struct child_context {
 
 static volatile sig_atomic_t forwarded_pid;
 
+/* When cs_sandbox_run started, for the times in the verbose log. */
+static struct timespec run_start;
+
 static void forward_signal(int sig)
 {
     if (forwarded_pid > 0)
@@ -55,15 +58,16 @@ static void log_step(const cs_sandbox_config *config, const char *fmt, ...)
 {
     if (!config->verbose)
         return;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double ms = (double)(now.tv_sec - run_start.tv_sec) * 1e3 +
+                (double)(now.tv_nsec - run_start.tv_nsec) / 1e6;
     char line[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "[%ld.%06ld] sandbox %s: %s\n", (long)ts.tv_sec, ts.tv_nsec / 1000,
-            config->app_id, line);
+    fprintf(stderr, "[%8.1f ms] sandbox %s: %s\n", ms, config->app_id, line);
 }
 
 /* Report a setup error to the parent and end the child. */
@@ -325,6 +329,10 @@ static const char *namespace_help(int errnum)
 
 int cs_sandbox_run(const cs_sandbox_config *config, int *status, cs_error *err)
 {
+    if (config->log_start)
+        run_start = *config->log_start;
+    else
+        clock_gettime(CLOCK_MONOTONIC, &run_start);
     int go[2], errors[2];
     if (pipe2(go, O_CLOEXEC) < 0 || pipe2(errors, O_CLOEXEC) < 0)
         return cs_error_errno(err, errno, "cannot create the sandbox pipes");

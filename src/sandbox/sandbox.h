@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* User and group id of the app inside its user namespace. */
 #define CS_SANDBOX_APP_UID 1000
@@ -69,6 +70,7 @@ typedef struct cs_sandbox_config {
     const int *keep_fds; /* descriptors passed on to the app host */
     size_t nkeep_fds;
     bool verbose; /* log each step on stderr */
+    const struct timespec *log_start; /* CLOCK_MONOTONIC origin of logged times, or NULL */
 } cs_sandbox_config;
 
 /* Run the app host in a new sandbox and wait for it. *status receives the
