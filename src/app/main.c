@@ -1,6 +1,6 @@
 /* cashstory-app: runs the JavaScript of one CashStory app. The launcher
  * (cashstory run) starts it inside the sandbox, and it also runs on its own.
- * src/app/README.md documents the command line and the API of the app. */
+ * docs/app-host.md documents the command line and the API of the app. */
 #include "app/host.h"
 #include "app/options.h"
 
