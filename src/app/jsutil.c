@@ -84,6 +84,9 @@ void cs_app_js_set_function(JSContextRef ctx, JSObjectRef object, const char *na
 }
 
 static JSObjectRef make_error(JSContextRef ctx, const char *type, const char *code, const char *fmt,
+                              va_list ap) __attribute__((format(printf, 4, 0)));
+
+static JSObjectRef make_error(JSContextRef ctx, const char *type, const char *code, const char *fmt,
                               va_list ap)
 {
     char message[2048];

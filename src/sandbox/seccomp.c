@@ -117,19 +117,19 @@ int cs_sandbox_setup_seccomp(cs_error *err)
     if (rc == 0) {
         failed = "socket";
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-                              SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+                              SCMP_A0(SCMP_CMP_EQ, AF_UNIX, 0));
     }
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1,
-                              SCMP_A0(SCMP_CMP_NE, AF_UNIX));
+                              SCMP_A0(SCMP_CMP_NE, AF_UNIX, 0));
     if (rc == 0) {
         failed = "socketpair";
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
-                              SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+                              SCMP_A0(SCMP_CMP_EQ, AF_UNIX, 0));
     }
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socketpair), 1,
-                              SCMP_A0(SCMP_CMP_NE, AF_UNIX));
+                              SCMP_A0(SCMP_CMP_NE, AF_UNIX, 0));
 
     /* ioctl is allowed except the calls that inject input into a terminal. */
     if (rc == 0) {

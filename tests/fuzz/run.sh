@@ -13,7 +13,7 @@ cmake --build "$build" -j "$(nproc)" >/dev/null
 # Seeds: a real manifest, a real index, a real package and a trust file.
 seeds="$build/seeds"
 rm -rf "$seeds"
-mkdir -p "$seeds"/{manifest,index,archive,trust}
+mkdir -p "$seeds"/{manifest,index,archive,trust,policy}
 cs="$build/cashstory"
 (
     cd "$seeds"
@@ -23,10 +23,11 @@ cs="$build/cashstory"
     cp "$root/examples/hello/cashstory.json" manifest/hello
     printf '{"publishers": [{"name": "Seed", "key_id": "%s"}], "ca_certificates": []}\n' \
         "$("$cs" key id seed.pub)" >trust/seed
+    printf '{"developer_mode": false, "apps": {"com.example.a": {"fs": [{"path": "~/x", "access": "read"}], "limits": {"memory_mb": 64}}, "*": {}}}\n' >policy/seed
 )
 
 status=0
-for target in manifest index archive trust; do
+for target in manifest index archive trust policy; do
     corpus="$build/corpus/$target"
     mkdir -p "$corpus"
     echo "fuzz_$target: ${seconds}s"
