@@ -53,6 +53,24 @@ sandbox_suite() {
     [ -e "$store/data/com.example.hello/probe.txt" ] && pass "$label: data folder persists" ||
         fail "$label: data folder persists"
 
+    # A running app cannot signal another running app.
+    "$@" "$cs" run com.example.other --store "$store" --trusted-key pub.pub -- sleep:3 >/dev/null 2>&1 &
+    local sleeper=$!
+    local target="" attempt
+    for attempt in $(seq 1 50); do
+        target=$(pgrep -n -f "cashstory-app.*sleep:3" || true)
+        [ -n "$target" ] && break
+        sleep 0.1
+    done
+    if [ -n "$target" ]; then
+        run 0 "$label: signal another app refused" "$@" "$cs" run com.example.hello --store "$store" \
+            --trusted-key pub.pub -- "signal_host:$target"
+    else
+        fail "$label: the other app started"
+    fi
+    kill "$sleeper" 2>/dev/null
+    wait "$sleeper" 2>/dev/null
+
     # The app's exit status is the command's.
     run 5 "$label: exit status passed through" "$@" "$cs" run com.example.hello --store "$store" \
         --trusted-key pub.pub -- exit:5
@@ -97,6 +115,25 @@ if [ "$(id -u)" -eq 0 ]; then
 else
     echo "# not root: only the ordinary-user part runs"
     sandbox_suite user
+fi
+
+# A kernel that cannot create user namespaces stops the launch with a
+# message that says how to enable them; nothing runs without the sandbox.
+if [ "$(id -u)" -eq 0 ] && [ -w /proc/sys/user/max_user_namespaces ]; then
+    saved=$(cat /proc/sys/user/max_user_namespaces)
+    trap 'echo "$saved" >/proc/sys/user/max_user_namespaces; chmod -R u+w "$CS_TMP" 2>/dev/null; rm -rf "$CS_TMP"' EXIT
+    echo 0 >/proc/sys/user/max_user_namespaces
+    run 1 "no user namespaces: refused" "$cs" run com.example.hello --store "$CS_TMP/store-root" \
+        --trusted-key pub.pub -- identity
+    echo "$saved" >/proc/sys/user/max_user_namespaces
+    expect_output "no user namespaces: reason given" 'cannot create the sandbox namespaces.*max_user_namespaces'
+    if printf '%s\n' "$out" | grep -q '^PASS\|^FAIL'; then
+        fail "no user namespaces: the app did not run"
+    else
+        pass "no user namespaces: the app did not run"
+    fi
+else
+    echo "# not run: the refusal without user namespaces needs a writable user.max_user_namespaces"
 fi
 
 # A developer folder runs unverified, with a warning, unless policy forbids it.

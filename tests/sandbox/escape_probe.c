@@ -187,6 +187,9 @@ static void check(const char *name, const char *arg)
             kill(children[i], SIGKILL);
             waitpid(children[i], NULL, 0);
         }
+    } else if (strcmp(name, "sleep") == 0) {
+        sleep((unsigned)atoi(arg));
+        result(1, name, "slept %s s", arg);
     } else if (strcmp(name, "exit") == 0) {
         exit(atoi(arg));
     } else {
