@@ -13,7 +13,7 @@ cmake --build "$build" -j "$(nproc)" >/dev/null
 # Seeds: a real manifest, a real index, a real package and a trust file.
 seeds="$build/seeds"
 rm -rf "$seeds"
-mkdir -p "$seeds"/{manifest,index,archive,trust,policy}
+mkdir -p "$seeds"/{manifest,index,archive,trust,policy,bus_frame}
 cs="$build/cashstory"
 (
     cd "$seeds"
@@ -23,11 +23,12 @@ cs="$build/cashstory"
     cp "$root/examples/hello/cashstory.json" manifest/hello
     printf '{"publishers": [{"name": "Seed", "key_id": "%s"}], "ca_certificates": []}\n' \
         "$("$cs" key id seed.pub)" >trust/seed
+    printf 'CS\001\001\000\000\000\000\001\000\000\000\000\000\000\000\001\000\000\000\002\000\000\000t{}' >bus_frame/publish
     printf '{"developer_mode": false, "apps": {"com.example.a": {"fs": [{"path": "~/x", "access": "read"}], "limits": {"memory_mb": 64}}, "*": {}}}\n' >policy/seed
 )
 
 status=0
-for target in manifest index archive trust policy; do
+for target in manifest index archive trust policy bus_frame; do
     corpus="$build/corpus/$target"
     mkdir -p "$corpus"
     echo "fuzz_$target: ${seconds}s"
