@@ -269,6 +269,7 @@ static int run(cli *c)
         .host_argv = host_argv,
         .verbose = c->verbose,
         .log_start = &st.start,
+        .bus_fd = -1,
     };
     cs_policy_limits(&policy, st.manifest.id, &config.limits);
     step(&st, "starting the sandbox");

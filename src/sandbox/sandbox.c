@@ -23,6 +23,8 @@ typedef struct child_context {
     int error_fd; /* write end: setup errors go to the parent; closed when setup is done */
 } child_context;
 
+enum { STACK_SIZE = 1024 * 1024 };
+
 static volatile sig_atomic_t forwarded_pid;
 
 /* When cs_sandbox_run started, for the times in the verbose log. */
@@ -236,6 +238,14 @@ static int child_main(void *arg)
     const cs_sandbox_config *config = ctx->config;
     cs_error err = {0};
 
+    /* Keep the bus socket out of the way of the descriptor numbers the
+     * setup opens; it moves to CS_SANDBOX_BUS_FD at the end. */
+    int bus = -1;
+    if (config->bus_fd >= 0 && (bus = fcntl(config->bus_fd, F_DUPFD_CLOEXEC, 100)) < 0) {
+        cs_error_errno(&err, errno, "cannot keep the bus socket");
+        child_fail(ctx, &err);
+    }
+
     /* The parent applies the limits after the clone, so this copy of its
      * memory does not know which ones a cgroup enforces; it sends them. */
     char go[3];
@@ -283,6 +293,13 @@ static int child_main(void *arg)
      * succeeded; it must not be inherited by the app. */
     int keep[64];
     size_t nkeep = 0;
+    if (bus >= 0) {
+        if (dup2(bus, CS_SANDBOX_BUS_FD) < 0) {
+            cs_error_errno(&err, errno, "cannot pass the bus socket");
+            child_fail(ctx, &err);
+        }
+        keep[nkeep++] = CS_SANDBOX_BUS_FD;
+    }
     for (size_t i = 0; i < config->nkeep_fds && nkeep < 64; i++)
         keep[nkeep++] = config->keep_fds[i];
     if (cs_sandbox_close_fds(keep, nkeep, &err) < 0)
@@ -327,28 +344,37 @@ static const char *namespace_help(int errnum)
     return "check the kernel's namespace support (CONFIG_USER_NS, CONFIG_PID_NS, CONFIG_NET_NS)";
 }
 
-int cs_sandbox_run(const cs_sandbox_config *config, int *status, cs_error *err)
+int cs_sandbox_status(int ws)
 {
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+}
+
+int cs_sandbox_spawn(const cs_sandbox_config *config, cs_sandbox *sandbox, cs_error *err)
+{
+    memset(sandbox, 0, sizeof(*sandbox));
     if (config->log_start)
         run_start = *config->log_start;
     else
         clock_gettime(CLOCK_MONOTONIC, &run_start);
-    int go[2], errors[2];
-    if (pipe2(go, O_CLOEXEC) < 0 || pipe2(errors, O_CLOEXEC) < 0)
-        return cs_error_errno(err, errno, "cannot create the sandbox pipes");
-
-    int rc;
-    cs_sandbox_limit_state limits;
-    memset(&limits, 0, sizeof(limits));
-    child_context ctx = {.config = config,
-                         .limits = &limits,
-                         .go_fd = go[0],
-                         .error_fd = errors[1]};
-
-    enum { STACK_SIZE = 1024 * 1024 };
+    cs_sandbox_limit_state *limits = calloc(1, sizeof(*limits));
     cs_autofree char *stack = malloc(STACK_SIZE);
-    if (!stack)
+    if (!limits || !stack) {
+        free(limits);
         return cs_error_set(err, ENOMEM, "out of memory");
+    }
+    int go[2], errors[2];
+    if (pipe2(go, O_CLOEXEC) < 0) {
+        free(limits);
+        return cs_error_errno(err, errno, "cannot create the sandbox pipes");
+    }
+    if (pipe2(errors, O_CLOEXEC) < 0) {
+        close(go[0]);
+        close(go[1]);
+        free(limits);
+        return cs_error_errno(err, errno, "cannot create the sandbox pipes");
+    }
+    child_context ctx = {.config = config, .limits = limits, .go_fd = go[0], .error_fd = errors[1]};
+
     int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
                 CLONE_NEWNET | CLONE_NEWCGROUP | SIGCHLD;
     fflush(stdout);
@@ -360,6 +386,7 @@ int cs_sandbox_run(const cs_sandbox_config *config, int *status, cs_error *err)
     if (child < 0) {
         close(go[1]);
         close(errors[0]);
+        free(limits);
         return cs_error_set(err, clone_errno,
                             "cannot create the sandbox namespaces (user, mount, pid, ipc, uts, "
                             "cgroup, network): %s; %s",
@@ -367,13 +394,13 @@ int cs_sandbox_run(const cs_sandbox_config *config, int *status, cs_error *err)
     }
     log_step(config, "namespaces: user, mount, pid, ipc, uts, cgroup and network created");
 
-    rc = write_id_maps(child, config->app_id, err);
+    int rc = write_id_maps(child, config->app_id, err);
     if (rc == 0)
-        rc = cs_sandbox_limits_apply(config, child, &limits, err);
+        rc = cs_sandbox_limits_apply(config, child, limits, err);
     if (rc == 0) {
-        log_step(config, "limits: %s", limits.report);
-        char done[3] = {limits.memory_done ? '1' : '0', limits.pids_done ? '1' : '0',
-                         limits.cpu_done ? '1' : '0'};
+        log_step(config, "limits: %s", limits->report);
+        char done[3] = {limits->memory_done ? '1' : '0', limits->pids_done ? '1' : '0',
+                        limits->cpu_done ? '1' : '0'};
         if (write(go[1], done, sizeof(done)) != (ssize_t)sizeof(done))
             rc = cs_error_errno(err, errno, "cannot start the sandbox");
     }
@@ -382,7 +409,8 @@ int cs_sandbox_run(const cs_sandbox_config *config, int *status, cs_error *err)
         kill(child, SIGKILL);
         waitpid(child, NULL, 0);
         close(errors[0]);
-        cs_sandbox_limits_cleanup(&limits);
+        cs_sandbox_limits_cleanup(limits);
+        free(limits);
         return rc;
     }
 
@@ -401,25 +429,49 @@ int cs_sandbox_run(const cs_sandbox_config *config, int *status, cs_error *err)
     }
     message[used] = '\0';
     close(errors[0]);
+    if (used > 0) {
+        while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+            ;
+        cs_sandbox_limits_cleanup(limits);
+        free(limits);
+        return cs_error_set(err, EPERM, "sandbox setup failed: %s", message);
+    }
+    sandbox->pid = child;
+    sandbox->limits = limits;
+    return 0;
+}
+
+void cs_sandbox_release(cs_sandbox *sandbox)
+{
+    if (sandbox->limits) {
+        cs_sandbox_limits_cleanup(sandbox->limits);
+        free(sandbox->limits);
+        sandbox->limits = NULL;
+    }
+}
+
+int cs_sandbox_run(const cs_sandbox_config *config, int *status, cs_error *err)
+{
+    cs_sandbox sandbox;
+    int rc = cs_sandbox_spawn(config, &sandbox, err);
+    if (rc < 0)
+        return rc;
 
     struct sigaction sa = {.sa_handler = forward_signal}, old_int, old_term, old_hup;
     sigemptyset(&sa.sa_mask);
-    forwarded_pid = child;
+    forwarded_pid = sandbox.pid;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     sigaction(SIGHUP, &sa, &old_hup);
 
     int ws = 0;
-    while (waitpid(child, &ws, 0) < 0 && errno == EINTR)
+    while (waitpid(sandbox.pid, &ws, 0) < 0 && errno == EINTR)
         ;
     forwarded_pid = 0;
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     sigaction(SIGHUP, &old_hup, NULL);
-    cs_sandbox_limits_cleanup(&limits);
-
-    if (used > 0)
-        return cs_error_set(err, EPERM, "sandbox setup failed: %s", message);
-    *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+    cs_sandbox_release(&sandbox);
+    *status = cs_sandbox_status(ws);
     return 0;
 }

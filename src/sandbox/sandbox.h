@@ -69,13 +69,36 @@ typedef struct cs_sandbox_config {
     cs_sandbox_limits limits;
     const int *keep_fds; /* descriptors passed on to the app host */
     size_t nkeep_fds;
+    int bus_fd; /* the app's end of its bus socket pair, shown as CS_SANDBOX_BUS_FD, or -1 */
     bool verbose; /* log each step on stderr */
     const struct timespec *log_start; /* CLOCK_MONOTONIC origin of logged times, or NULL */
 } cs_sandbox_config;
 
+/* Descriptor number of the bus socket inside the sandbox. */
+#define CS_SANDBOX_BUS_FD 3
+
 /* Run the app host in a new sandbox and wait for it. *status receives the
  * host's exit status, or 128 + signal number when a signal ended it. */
 int cs_sandbox_run(const cs_sandbox_config *config, int *status, cs_error *err);
+
+/* A sandbox started by cs_sandbox_spawn. */
+typedef struct cs_sandbox {
+    pid_t pid; /* the sandbox's init, as the host sees it */
+    struct cs_sandbox_limit_state *limits;
+} cs_sandbox;
+
+/* Start the sandbox and return once its setup succeeded (or failed, with the
+ * reason). The caller waits for sandbox->pid and then calls
+ * cs_sandbox_release. */
+int cs_sandbox_spawn(const cs_sandbox_config *config, cs_sandbox *sandbox, cs_error *err);
+
+/* Remove what the sandbox left on the host (its cgroups) after its init was
+ * reaped. */
+void cs_sandbox_release(cs_sandbox *sandbox);
+
+/* Turn a wait status into the app's status: the exit code, or 128 + the
+ * signal number. */
+int cs_sandbox_status(int wait_status);
 
 /* Host uid and gid that the app user maps to: the caller's own ids when
  * cashstory does not run as root, else an unprivileged id derived from the
