@@ -1,5 +1,6 @@
 #include "policy/policy.h"
 
+#include "bus/broker.h"
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "package/manifest.h"
@@ -18,7 +19,7 @@ static int check_app_entry(const char *path, const char *id, json_t *entry, cs_e
     snprintf(where, sizeof(where), "%s: apps.%s", path, id);
     if (!json_is_object(entry))
         return cs_error_set(err, EINVAL, "%s must be an object", where);
-    static const char *const keys[] = {"fs", "limits", NULL};
+    static const char *const keys[] = {"fs", "limits", "bus", NULL};
     int rc = cs_json_check_keys(entry, keys, where, err);
     if (rc < 0)
         return rc;
@@ -50,6 +51,33 @@ static int check_app_entry(const char *path, const char *id, json_t *entry, cs_e
             if (strcmp(access, "read") != 0 && strcmp(access, "read-write") != 0)
                 return cs_error_set(err, EINVAL, "%s.access: '%s' must be 'read' or 'read-write'",
                                     gwhere, access);
+        }
+    }
+    json_t *bus = json_object_get(entry, "bus");
+    if (bus) {
+        char bwhere[600];
+        snprintf(bwhere, sizeof(bwhere), "%s.bus", where);
+        if (!json_is_object(bus))
+            return cs_error_set(err, EINVAL, "%s must be an object", bwhere);
+        static const char *const bkeys[] = {"publish", "subscribe", NULL};
+        if ((rc = cs_json_check_keys(bus, bkeys, bwhere, err)) < 0)
+            return rc;
+        const char *key;
+        json_t *list;
+        json_object_foreach(bus, key, list)
+        {
+            size_t i;
+            json_t *item;
+            if (!json_is_array(list))
+                return cs_error_set(err, EINVAL, "%s.%s must be an array of topic patterns",
+                                    bwhere, key);
+            json_array_foreach(list, i, item)
+            {
+                if (!json_is_string(item) || json_string_length(item) == 0 ||
+                    json_string_length(item) > 256)
+                    return cs_error_set(err, EINVAL, "%s.%s[%zu] must be a topic pattern", bwhere,
+                                        key, i);
+            }
         }
     }
     json_t *limits = json_object_get(entry, "limits");
@@ -181,6 +209,7 @@ int cs_policy_fs_grants(const cs_policy *policy, const char *app_id, json_t *req
             continue;
         cs_policy_fs_decision *d = &decisions[(*count)++];
         memset(d, 0, sizeof(*d));
+        d->requested_write = want_write;
         expand(raw, home, d->path, sizeof(d->path));
 
         size_t j;
@@ -206,6 +235,56 @@ int cs_policy_fs_grants(const cs_policy *policy, const char *app_id, json_t *req
             snprintf(d->reason, sizeof(d->reason), "granted by policy %s", policy->path);
     }
     return 0;
+}
+
+int cs_policy_bus_grants(const cs_policy *policy, const char *app_id, const char *direction,
+                         json_t *requested, char ***out, size_t *count, cs_error *err)
+{
+    *out = NULL;
+    *count = 0;
+    json_t *entry = app_entry(policy, app_id);
+    json_t *bus = entry ? json_object_get(entry, "bus") : NULL;
+    json_t *allowed = bus ? json_object_get(bus, direction) : NULL;
+    size_t n = json_array_size(requested);
+    char **list = calloc(n ? n : 1, sizeof(char *));
+    if (!list)
+        return cs_error_set(err, ENOMEM, "out of memory");
+    size_t i;
+    json_t *item;
+    json_array_foreach(requested, i, item)
+    {
+        const char *pattern = json_string_value(item);
+        bool keep = !bus;
+        size_t j;
+        json_t *grant;
+        json_array_foreach(allowed, j, grant)
+        {
+            if (cs_bus_pattern_covered(json_string_value(grant), pattern))
+                keep = true;
+        }
+        if (!keep)
+            continue;
+        if (!(list[*count] = strdup(pattern))) {
+            cs_policy_free_patterns(list, *count);
+            return cs_error_set(err, ENOMEM, "out of memory");
+        }
+        (*count)++;
+    }
+    *out = list;
+    return 0;
+}
+
+void cs_policy_free_patterns(char **patterns, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free(patterns[i]);
+    free(patterns);
+}
+
+bool cs_policy_has_entry(const cs_policy *policy, const char *app_id)
+{
+    json_t *apps = policy->root ? json_object_get(policy->root, "apps") : NULL;
+    return apps && json_object_get(apps, app_id) != NULL;
 }
 
 void cs_policy_limits(const cs_policy *policy, const char *app_id, cs_sandbox_limits *limits)

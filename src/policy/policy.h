@@ -41,6 +41,7 @@ typedef struct cs_policy_fs_decision {
     char path[1024];  /* expanded host path */
     bool granted;
     bool writable;
+    bool requested_write;
     char reason[256];
 } cs_policy_fs_decision;
 
@@ -51,6 +52,18 @@ typedef struct cs_policy_fs_decision {
 int cs_policy_fs_grants(const cs_policy *policy, const char *app_id, json_t *requests,
                         const char *home, cs_policy_fs_decision *decisions, size_t max,
                         size_t *count, cs_error *err);
+
+/* Effective bus topic patterns for one direction ("publish" or
+ * "subscribe"): the manifest's requested patterns, limited by the policy's
+ * apps.ID.bus (or apps."*".bus) when the policy has one. A request is kept
+ * when a policy pattern covers it. Returns the kept patterns as a new array
+ * of new strings in *out (count in *count). */
+int cs_policy_bus_grants(const cs_policy *policy, const char *app_id, const char *direction,
+                         json_t *requested, char ***out, size_t *count, cs_error *err);
+void cs_policy_free_patterns(char **patterns, size_t count);
+
+/* True when the policy has an entry for app_id itself (not "*"). */
+bool cs_policy_has_entry(const cs_policy *policy, const char *app_id);
 
 /* Resource limits for app_id: the defaults, changed by the policy. */
 void cs_policy_limits(const cs_policy *policy, const char *app_id, cs_sandbox_limits *limits);
