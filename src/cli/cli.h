@@ -29,6 +29,9 @@ enum {
     OPT_DEV,
     OPT_POLICY,
     OPT_VERBOSE,
+    OPT_SOCKET,
+    OPT_FOLLOW,
+    OPT_RESTART,
 };
 
 typedef struct cli_option {
@@ -53,6 +56,9 @@ typedef struct cli {
     bool dev;
     bool verbose;
     const char *policy;
+    const char *socket;
+    bool follow;
+    const char *restart;
     int argc; /* positional arguments */
     char **argv;
 } cli;
@@ -99,4 +105,4 @@ const char *cli_safe(const char *s);
 
 /* Commands. */
 extern const cli_command cmd_key_generate, cmd_key_id, cmd_pack, cmd_verify, cmd_install,
-    cmd_list, cmd_remove, cmd_run;
+    cmd_list, cmd_remove, cmd_run, cmd_start, cmd_ps, cmd_stop, cmd_logs;

@@ -87,7 +87,7 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, cli *c)
     optind = 1;
     opterr = 0;
     int opt;
-    while (status < 0 && (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    while (status < 0 && (opt = getopt_long(argc, argv, ":hf", longopts, NULL)) != -1) {
         switch (opt) {
         case OPT_HELP:
             cli_print_help(cmd);
@@ -136,6 +136,24 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, cli *c)
             break;
         case OPT_VERBOSE:
             c->verbose = true;
+            break;
+        case OPT_SOCKET:
+            c->socket = optarg;
+            break;
+        case 'f':
+            if (strcmp(cmd->name, "logs") != 0) {
+                fprintf(stderr, "cashstory %s: unknown option '-f'; see 'cashstory %s --help'\n",
+                        cmd->name, cmd->name);
+                status = CS_EXIT_USAGE;
+                break;
+            }
+            c->follow = true;
+            break;
+        case OPT_FOLLOW:
+            c->follow = true;
+            break;
+        case OPT_RESTART:
+            c->restart = optarg;
             break;
         case ':':
             fprintf(stderr, "cashstory %s: option '%s' needs an argument\n", cmd->name,

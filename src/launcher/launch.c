@@ -314,6 +314,8 @@ int cs_launch_prepare(const cs_launch_request *r, cs_launch *l, cs_error *err)
         .verbose = r->verbose,
         .log_start = r->log_start,
         .bus_fd = -1,
+        .stdout_fd = -1,
+        .stderr_fd = -1,
     };
     cs_policy_limits(r->policy, l->manifest.id, &l->config.limits);
     return 0;

@@ -150,6 +150,11 @@ static __attribute__((noreturn)) void run_init(const cs_sandbox_config *config,
     sigaddset(&set, SIGHUP);
     sigprocmask(SIG_BLOCK, &set, NULL);
 
+    /* When the launcher or the daemon dies, the sandbox dies with it, so no
+     * sandbox outlives its supervisor. Set here because a change of
+     * credentials clears it. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+
     pid_t host = fork();
     if (host < 0) {
         perror("cashstory sandbox: cannot start the app host");
@@ -237,6 +242,12 @@ static int child_main(void *arg)
     child_context *ctx = arg;
     const cs_sandbox_config *config = ctx->config;
     cs_error err = {0};
+
+    if ((config->stdout_fd >= 0 && dup2(config->stdout_fd, 1) < 0) ||
+        (config->stderr_fd >= 0 && dup2(config->stderr_fd, 2) < 0)) {
+        cs_error_errno(&err, errno, "cannot set the app's standard output");
+        child_fail(ctx, &err);
+    }
 
     /* Keep the bus socket out of the way of the descriptor numbers the
      * setup opens; it moves to CS_SANDBOX_BUS_FD at the end. */

@@ -1,0 +1,953 @@
+/* cashstoryd: supervises sandboxed apps and brokers the messages between
+ * them. It runs in the foreground and logs to standard error. */
+#include "bus/broker.h"
+#include "common/cleanup.h"
+#include "common/fsutil.h"
+#include "crypto/trust.h"
+#include "daemon/control.h"
+#include "launcher/launch.h"
+#include "package/store.h"
+#include "policy/policy.h"
+#include "sandbox/sandbox.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define LOG_LINES 1000
+#define LINE_MAX_BYTES 4096
+#define STOP_TIMEOUT_MS 5000
+#define MAX_RESTARTS 5
+
+typedef struct client client;
+
+typedef struct output {
+    uv_pipe_t pipe;
+    struct app_instance *app;
+    const char *stream; /* "stdout" or "stderr" */
+    char partial[LINE_MAX_BYTES];
+    size_t used;
+    bool open;
+} output;
+
+typedef struct app_instance {
+    char app_id[129];
+    char instance_id[33];
+    char version[129];
+    char **args;
+    size_t nargs;
+    bool restart_on_failure;
+    int restarts;
+    cs_launch launch;
+    bool launched;
+    cs_sandbox sandbox;
+    time_t started;
+    bool running;
+    int status; /* exit status once not running */
+    bool stopping;
+    uv_timer_t kill_timer;
+    uv_timer_t restart_timer;
+    output out, err;
+    char *log[LOG_LINES];
+    size_t log_first, log_count;
+    client *stop_waiters;
+    struct app_instance *next;
+} app_instance;
+
+struct client {
+    uv_pipe_t pipe;
+    char *buf;
+    size_t used;
+    app_instance *following; /* logs -f */
+    bool closing;
+    client *next_waiter;
+    client *next;
+};
+
+static struct {
+    uv_loop_t *loop;
+    cs_broker *broker;
+    uv_pipe_t server;
+    uv_signal_t sigchld, sigterm, sigint;
+    uv_timer_t shutdown_timer;
+    char socket_path[4096];
+    const char *store;
+    const char *policy_path;
+    const char *trust_path;
+    const char **trusted_keys;
+    size_t ntrusted_keys;
+    app_instance *apps;
+    client *clients;
+    bool shutting_down;
+} d;
+
+static void daemon_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void daemon_log(const char *fmt, ...)
+{
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    for (char *p = line; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            *p = '?';
+    time_t now = time(NULL);
+    struct tm tm;
+    char stamp[32];
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+    fprintf(stderr, "%s cashstoryd: %s\n", stamp, line);
+}
+
+static void broker_log(void *ctx, const char *line)
+{
+    (void)ctx;
+    daemon_log("bus: %s", line);
+}
+
+/* ---- clients ----------------------------------------------------------- */
+
+static void on_client_closed(uv_handle_t *h)
+{
+    client *c = h->data;
+    free(c->buf);
+    free(c);
+}
+
+static void client_close(client *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    for (client **p = &d.clients; *p; p = &(*p)->next)
+        if (*p == c) {
+            *p = c->next;
+            break;
+        }
+    for (app_instance *a = d.apps; a; a = a->next) {
+        for (client **w = &a->stop_waiters; *w; w = &(*w)->next_waiter)
+            if (*w == c) {
+                *w = c->next_waiter;
+                break;
+            }
+    }
+    c->following = NULL;
+    uv_close((uv_handle_t *)&c->pipe, on_client_closed);
+}
+
+typedef struct reply_write {
+    uv_write_t req;
+    char *text;
+} reply_write;
+
+static void on_reply_written(uv_write_t *req, int status)
+{
+    (void)status;
+    reply_write *w = (reply_write *)req;
+    free(w->text);
+    free(w);
+}
+
+/* Send one JSON line (consumes value). */
+static void client_send(client *c, json_t *value)
+{
+    char *text = json_dumps(value, JSON_COMPACT);
+    json_decref(value);
+    if (!text || c->closing) {
+        free(text);
+        return;
+    }
+    size_t n = strlen(text);
+    char *line = realloc(text, n + 2);
+    if (!line) {
+        free(text);
+        return;
+    }
+    line[n] = '\n';
+    line[n + 1] = '\0';
+    reply_write *w = calloc(1, sizeof(*w));
+    if (!w) {
+        free(line);
+        return;
+    }
+    w->text = line;
+    uv_buf_t buf = uv_buf_init(line, (unsigned)(n + 1));
+    if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1, on_reply_written) < 0) {
+        free(line);
+        free(w);
+        client_close(c);
+    }
+}
+
+static void client_error(client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void client_error(client *c, const char *fmt, ...)
+{
+    char message[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    client_send(c, json_pack("{s:b, s:s}", "ok", 0, "error", message));
+}
+
+/* ---- app logs ---------------------------------------------------------- */
+
+static void app_log_line(app_instance *a, const char *stream, const char *text)
+{
+    char *line = NULL;
+    if (asprintf(&line, "%s %s", stream, text) < 0)
+        return;
+    if (a->log_count == LOG_LINES) {
+        free(a->log[a->log_first]);
+        a->log[a->log_first] = line;
+        a->log_first = (a->log_first + 1) % LOG_LINES;
+    } else {
+        a->log[(a->log_first + a->log_count) % LOG_LINES] = line;
+        a->log_count++;
+    }
+    for (client *c = d.clients; c; c = c->next)
+        if (c->following == a)
+            client_send(c, json_pack("{s:s, s:s, s:s}", "instance", a->instance_id, "stream",
+                                     stream, "line", text));
+}
+
+static void on_output_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    (void)suggested;
+    static char storage[16384];
+    *buf = uv_buf_init(storage, sizeof(storage));
+}
+
+static void on_output_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void output_close(output *o)
+{
+    if (!o->open)
+        return;
+    o->open = false;
+    if (o->used) {
+        o->partial[o->used] = '\0';
+        app_log_line(o->app, o->stream, o->partial);
+        o->used = 0;
+    }
+    uv_close((uv_handle_t *)&o->pipe, on_output_closed);
+}
+
+static void on_output(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    output *o = s->data;
+    if (n < 0) {
+        output_close(o);
+        return;
+    }
+    for (ssize_t i = 0; i < n; i++) {
+        char ch = buf->base[i];
+        if (ch == '\n' || o->used == LINE_MAX_BYTES - 1) {
+            o->partial[o->used] = '\0';
+            app_log_line(o->app, o->stream, o->partial);
+            o->used = 0;
+            if (ch == '\n')
+                continue;
+        }
+        o->partial[o->used++] = ch;
+    }
+}
+
+static int output_open(app_instance *a, output *o, const char *stream, int fd)
+{
+    o->app = a;
+    o->stream = stream;
+    o->used = 0;
+    if (uv_pipe_init(d.loop, &o->pipe, 0) < 0)
+        return -ENOMEM;
+    o->pipe.data = o;
+    o->open = true;
+    if (uv_pipe_open(&o->pipe, fd) < 0 ||
+        uv_read_start((uv_stream_t *)&o->pipe, on_output_alloc, on_output) < 0) {
+        output_close(o);
+        return -EIO;
+    }
+    return 0;
+}
+
+/* ---- apps -------------------------------------------------------------- */
+
+static uint64_t rss_of_tree(pid_t pid, int depth)
+{
+    if (depth > 8)
+        return 0;
+    char path[64], text[4096];
+    uint64_t total = 0;
+    snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+    FILE *f = fopen(path, "r");
+    unsigned long long size, resident;
+    if (f && fscanf(f, "%llu %llu", &size, &resident) == 2)
+        total += resident * (uint64_t)sysconf(_SC_PAGESIZE);
+    if (f)
+        fclose(f);
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+    f = fopen(path, "r");
+    if (f && fgets(text, sizeof(text), f)) {
+        for (char *tok = strtok(text, " \n"); tok; tok = strtok(NULL, " \n"))
+            total += rss_of_tree((pid_t)atoi(tok), depth + 1);
+    }
+    if (f)
+        fclose(f);
+    return total;
+}
+
+static int load_config(cs_trust *trust, cs_policy *policy, cs_error *err)
+{
+    cs_trust_init(trust);
+    int rc = d.trust_path ? cs_trust_load_file(trust, d.trust_path, false, err)
+                          : cs_trust_load_file(trust, CS_TRUST_DEFAULT_PATH, true, err);
+    for (size_t i = 0; rc == 0 && i < d.ntrusted_keys; i++)
+        rc = cs_trust_add_key_file(trust, d.trusted_keys[i], err);
+    if (rc < 0) {
+        cs_trust_free(trust);
+        return rc;
+    }
+    rc = cs_policy_load(policy, d.policy_path ? d.policy_path : CS_POLICY_DEFAULT_PATH,
+                        d.policy_path == NULL, err);
+    if (rc < 0)
+        cs_trust_free(trust);
+    return rc;
+}
+
+static void new_instance_id(char out[33])
+{
+    uint8_t raw[16];
+    if (getrandom(raw, sizeof(raw), 0) != sizeof(raw))
+        memset(raw, 0, sizeof(raw));
+    for (int i = 0; i < 16; i++)
+        sprintf(out + 2 * i, "%02x", raw[i]);
+}
+
+/* Launch a (new or restarted) instance: verify, sandbox, bus, logs. */
+static int launch_instance(app_instance *a, cs_error *err)
+{
+    cs_trust trust;
+    cs_policy policy;
+    int rc = load_config(&trust, &policy, err);
+    if (rc < 0)
+        return rc;
+    new_instance_id(a->instance_id);
+    char problems_text[4096] = "";
+    FILE *problems = fmemopen(problems_text, sizeof(problems_text) - 1, "w");
+    cs_launch_request request = {
+        .target = a->app_id,
+        .store = d.store,
+        .trust = &trust,
+        .policy = &policy,
+        .home = getenv("HOME"),
+        .app_args = a->args,
+        .napp_args = a->nargs,
+        .bus = true,
+        .instance_id = a->instance_id,
+        .log = problems,
+    };
+    rc = cs_launch_prepare(&request, &a->launch, err);
+    if (problems)
+        fclose(problems);
+    cs_trust_free(&trust);
+    cs_policy_free(&policy);
+    if (rc < 0) {
+        cs_launch_free(&a->launch);
+        return rc;
+    }
+    a->launched = true;
+    snprintf(a->version, sizeof(a->version), "%s", a->launch.manifest.version);
+
+    int bus[2], out[2] = {-1, -1}, errp[2] = {-1, -1};
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, bus) < 0)
+        return cs_error_errno(err, errno, "cannot create the bus socket");
+    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+        rc = cs_error_errno(err, errno, "cannot create the output pipes");
+        goto fail;
+    }
+    a->launch.config.bus_fd = bus[1];
+    a->launch.config.stdout_fd = out[1];
+    a->launch.config.stderr_fd = errp[1];
+    rc = cs_sandbox_spawn(&a->launch.config, &a->sandbox, err);
+    close(bus[1]);
+    close(out[1]);
+    close(errp[1]);
+    bus[1] = out[1] = errp[1] = -1;
+    if (rc < 0)
+        goto fail;
+
+    cs_bus_grants grants = {
+        .publish = (const char *const *)a->launch.publish,
+        .npublish = a->launch.npublish,
+        .subscribe = (const char *const *)a->launch.subscribe,
+        .nsubscribe = a->launch.nsubscribe,
+    };
+    rc = cs_broker_attach(d.broker, bus[0], a->launch.identity_json, &grants, NULL, err);
+    bus[0] = -1;
+    if (rc < 0) {
+        kill(a->sandbox.pid, SIGKILL);
+        return rc;
+    }
+    output_open(a, &a->out, "stdout", out[0]);
+    output_open(a, &a->err, "stderr", errp[0]);
+    a->running = true;
+    a->stopping = false;
+    a->started = time(NULL);
+    daemon_log("started %s %s as instance %s (sandbox pid %d)", a->app_id, a->version,
+               a->instance_id, (int)a->sandbox.pid);
+    return 0;
+
+fail:
+    for (int i = 0; i < 2; i++) {
+        if (bus[i] >= 0)
+            close(bus[i]);
+        if (out[i] >= 0)
+            close(out[i]);
+        if (errp[i] >= 0)
+            close(errp[i]);
+    }
+    cs_launch_free(&a->launch);
+    a->launched = false;
+    return rc;
+}
+
+static void on_restart_timer(uv_timer_t *t)
+{
+    app_instance *a = t->data;
+    if (d.shutting_down || a->running)
+        return;
+    cs_error err = {0};
+    if (launch_instance(a, &err) < 0)
+        daemon_log("cannot restart %s: %s", a->app_id, err.message);
+}
+
+static void maybe_shutdown_done(void);
+
+static void instance_exited(app_instance *a, int wait_status)
+{
+    a->running = false;
+    a->status = cs_sandbox_status(wait_status);
+    uv_timer_stop(&a->kill_timer);
+    cs_broker_detach_instance(d.broker, a->instance_id);
+    cs_sandbox_release(&a->sandbox);
+    if (WIFSIGNALED(wait_status))
+        daemon_log("%s (instance %s) was ended by signal %d (%s)", a->app_id, a->instance_id,
+                   WTERMSIG(wait_status), strsignal(WTERMSIG(wait_status)));
+    else
+        daemon_log("%s (instance %s) exited with status %d", a->app_id, a->instance_id,
+                   a->status);
+    if (a->launched) {
+        cs_launch_free(&a->launch);
+        a->launched = false;
+    }
+    while (a->stop_waiters) {
+        client *c = a->stop_waiters;
+        a->stop_waiters = c->next_waiter;
+        client_send(c, json_pack("{s:b, s:s, s:i}", "ok", 1, "stopped", a->app_id, "status",
+                                 a->status));
+    }
+    if (a->restart_on_failure && !a->stopping && !d.shutting_down && a->status != 0 &&
+        a->restarts < MAX_RESTARTS) {
+        uint64_t delay = 1000ULL << a->restarts;
+        a->restarts++;
+        daemon_log("restarting %s in %llu ms (attempt %d of %d)", a->app_id,
+                   (unsigned long long)delay, a->restarts, MAX_RESTARTS);
+        uv_timer_start(&a->restart_timer, on_restart_timer, delay, 0);
+    }
+    maybe_shutdown_done();
+}
+
+static void on_sigchld(uv_signal_t *s, int sig)
+{
+    (void)s;
+    (void)sig;
+    int ws;
+    pid_t pid;
+    while ((pid = waitpid(-1, &ws, WNOHANG)) > 0) {
+        for (app_instance *a = d.apps; a; a = a->next)
+            if (a->running && a->sandbox.pid == pid) {
+                instance_exited(a, ws);
+                break;
+            }
+    }
+}
+
+static void on_kill_timer(uv_timer_t *t)
+{
+    app_instance *a = t->data;
+    if (a->running) {
+        daemon_log("%s (instance %s) did not stop within %d ms; sending SIGKILL", a->app_id,
+                   a->instance_id, STOP_TIMEOUT_MS);
+        kill(a->sandbox.pid, SIGKILL);
+    }
+}
+
+static void stop_instance(app_instance *a)
+{
+    if (!a->running || a->stopping)
+        return;
+    a->stopping = true;
+    /* The sandbox's init forwards SIGTERM to the app host. */
+    kill(a->sandbox.pid, SIGTERM);
+    uv_timer_start(&a->kill_timer, on_kill_timer, STOP_TIMEOUT_MS, 0);
+}
+
+static app_instance *new_app(const char *app_id, json_t *args, bool restart)
+{
+    app_instance *a = calloc(1, sizeof(*a));
+    if (!a)
+        return NULL;
+    snprintf(a->app_id, sizeof(a->app_id), "%s", app_id);
+    a->restart_on_failure = restart;
+    a->nargs = json_array_size(args);
+    a->args = calloc(a->nargs + 1, sizeof(char *));
+    for (size_t i = 0; a->args && i < a->nargs; i++)
+        a->args[i] = strdup(json_string_value(json_array_get(args, i)));
+    uv_timer_init(d.loop, &a->kill_timer);
+    uv_timer_init(d.loop, &a->restart_timer);
+    a->kill_timer.data = a;
+    a->restart_timer.data = a;
+    a->next = d.apps;
+    d.apps = a;
+    return a;
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+static void handle_start(client *c, json_t *req)
+{
+    const char *app_id = json_string_value(json_object_get(req, "app"));
+    json_t *args = json_object_get(req, "args");
+    const char *restart = json_string_value(json_object_get(req, "restart"));
+    if (!app_id || cs_app_id_check(app_id, NULL) < 0) {
+        client_error(c, "start: 'app' must be the id of an installed app");
+        return;
+    }
+    if (args && !json_is_array(args)) {
+        client_error(c, "start: 'args' must be an array of strings");
+        return;
+    }
+    size_t i;
+    json_t *arg;
+    json_array_foreach(args, i, arg)
+    {
+        if (!json_is_string(arg)) {
+            client_error(c, "start: args[%zu] is not a string", i);
+            return;
+        }
+    }
+    if (restart && strcmp(restart, "never") != 0 && strcmp(restart, "on-failure") != 0) {
+        client_error(c, "start: restart policy '%s' must be 'never' or 'on-failure'", restart);
+        return;
+    }
+    if (d.shutting_down) {
+        client_error(c, "start: the daemon is stopping");
+        return;
+    }
+    app_instance *a = new_app(app_id, args, restart && strcmp(restart, "on-failure") == 0);
+    if (!a || !a->args) {
+        client_error(c, "start: out of memory");
+        return;
+    }
+    cs_error err = {0};
+    if (launch_instance(a, &err) < 0) {
+        daemon_log("cannot start %s: %s", app_id, err.message);
+        a->status = -1;
+        client_error(c, "%s", err.message);
+        return;
+    }
+    client_send(c, json_pack("{s:b, s:s, s:s, s:s, s:i}", "ok", 1, "app", a->app_id, "instance",
+                             a->instance_id, "version", a->version, "pid", (int)a->sandbox.pid));
+}
+
+static void handle_ps(client *c)
+{
+    json_t *list = json_array();
+    time_t now = time(NULL);
+    for (app_instance *a = d.apps; a; a = a->next) {
+        if (!a->running && a->status == -1)
+            continue;
+        json_t *item = json_pack("{s:s, s:s, s:s, s:s, s:i}", "app", a->app_id, "instance",
+                                 a->instance_id, "version", a->version, "state",
+                                 a->running ? (a->stopping ? "stopping" : "running") : "exited",
+                                 "restarts", a->restarts);
+        if (a->running) {
+            json_object_set_new(item, "pid", json_integer(a->sandbox.pid));
+            json_object_set_new(item, "uptime_seconds", json_integer((json_int_t)(now - a->started)));
+            json_object_set_new(item, "memory_bytes",
+                                json_integer((json_int_t)rss_of_tree(a->sandbox.pid, 0)));
+        } else {
+            json_object_set_new(item, "exit_status", json_integer(a->status));
+        }
+        json_array_append_new(list, item);
+    }
+    client_send(c, json_pack("{s:b, s:o}", "ok", 1, "apps", list));
+}
+
+static void handle_stop(client *c, json_t *req)
+{
+    const char *app_id = json_string_value(json_object_get(req, "app"));
+    if (!app_id) {
+        client_error(c, "stop: 'app' is missing");
+        return;
+    }
+    bool found = false;
+    for (app_instance *a = d.apps; a; a = a->next) {
+        if (strcmp(a->app_id, app_id) != 0)
+            continue;
+        uv_timer_stop(&a->restart_timer);
+        a->restart_on_failure = false;
+        if (!a->running)
+            continue;
+        found = true;
+        c->next_waiter = a->stop_waiters;
+        a->stop_waiters = c;
+        stop_instance(a);
+        break;
+    }
+    if (!found)
+        client_error(c, "stop: app '%s' is not running", app_id);
+}
+
+static void handle_logs(client *c, json_t *req)
+{
+    const char *app_id = json_string_value(json_object_get(req, "app"));
+    bool follow = json_is_true(json_object_get(req, "follow"));
+    app_instance *a = NULL;
+    for (app_instance *x = d.apps; x; x = x->next)
+        if (app_id && strcmp(x->app_id, app_id) == 0) {
+            a = x;
+            break;
+        }
+    if (!a) {
+        client_error(c, "logs: no app '%s' was started by this daemon", app_id ? app_id : "");
+        return;
+    }
+    for (size_t i = 0; i < a->log_count; i++) {
+        const char *line = a->log[(a->log_first + i) % LOG_LINES];
+        const char *space = strchr(line, ' ');
+        char stream[8];
+        snprintf(stream, sizeof(stream), "%.*s", (int)(space - line), line);
+        client_send(c, json_pack("{s:s, s:s, s:s}", "instance", a->instance_id, "stream", stream,
+                                 "line", space + 1));
+    }
+    if (follow && (a->running || a->restart_on_failure)) {
+        c->following = a;
+        return;
+    }
+    client_send(c, json_pack("{s:b, s:b}", "ok", 1, "end", 1));
+}
+
+static void handle_request(client *c, const char *line)
+{
+    json_error_t jerr;
+    json_t *req = json_loads(line, JSON_REJECT_DUPLICATES, &jerr);
+    const char *command = json_string_value(json_object_get(req, "command"));
+    if (!req || !json_is_object(req) || !command)
+        client_error(c, "invalid request: a JSON object with a 'command' is expected");
+    else if (strcmp(command, "start") == 0)
+        handle_start(c, req);
+    else if (strcmp(command, "ps") == 0)
+        handle_ps(c);
+    else if (strcmp(command, "stop") == 0)
+        handle_stop(c, req);
+    else if (strcmp(command, "logs") == 0)
+        handle_logs(c, req);
+    else
+        client_error(c, "unknown command '%s'", command);
+    json_decref(req);
+}
+
+static void on_client_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    (void)suggested;
+    static char storage[16384];
+    *buf = uv_buf_init(storage, sizeof(storage));
+}
+
+static void on_client_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    client *c = s->data;
+    if (n < 0) {
+        client_close(c);
+        return;
+    }
+    for (ssize_t i = 0; i < n; i++) {
+        if (buf->base[i] == '\n') {
+            c->buf[c->used] = '\0';
+            handle_request(c, c->buf);
+            c->used = 0;
+            if (c->closing)
+                return;
+            continue;
+        }
+        if (c->used == CS_CONTROL_REQUEST_MAX) {
+            daemon_log("closed a control connection: request longer than %d bytes",
+                       CS_CONTROL_REQUEST_MAX);
+            client_close(c);
+            return;
+        }
+        c->buf[c->used++] = buf->base[i];
+    }
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    if (status < 0)
+        return;
+    client *c = calloc(1, sizeof(*c));
+    if (!c)
+        return;
+    c->buf = malloc(CS_CONTROL_REQUEST_MAX + 1);
+    uv_pipe_init(d.loop, &c->pipe, 0);
+    c->pipe.data = c;
+    if (!c->buf || uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
+        c->closing = true;
+        uv_close((uv_handle_t *)&c->pipe, on_client_closed);
+        return;
+    }
+    /* Only this daemon's own user and root may control it. */
+    uv_os_fd_t fd;
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+        (cred.uid != geteuid() && cred.uid != 0)) {
+        daemon_log("rejected a control connection from uid %d, pid %d", (int)cred.uid,
+                   (int)cred.pid);
+        c->closing = true;
+        uv_close((uv_handle_t *)&c->pipe, on_client_closed);
+        return;
+    }
+    c->next = d.clients;
+    d.clients = c;
+    uv_read_start((uv_stream_t *)&c->pipe, on_client_alloc, on_client_read);
+}
+
+/* ---- start and stop ---------------------------------------------------- */
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void maybe_shutdown_done(void)
+{
+    if (!d.shutting_down)
+        return;
+    for (app_instance *a = d.apps; a; a = a->next)
+        if (a->running)
+            return;
+    daemon_log("all apps stopped; exiting");
+    unlink(d.socket_path);
+    while (d.clients)
+        client_close(d.clients);
+    cs_broker_free(d.broker);
+    d.broker = NULL;
+    uv_close((uv_handle_t *)&d.server, on_handle_closed);
+    uv_close((uv_handle_t *)&d.sigchld, on_handle_closed);
+    uv_close((uv_handle_t *)&d.sigterm, on_handle_closed);
+    uv_close((uv_handle_t *)&d.sigint, on_handle_closed);
+    uv_close((uv_handle_t *)&d.shutdown_timer, on_handle_closed);
+    for (app_instance *a = d.apps; a; a = a->next) {
+        uv_close((uv_handle_t *)&a->kill_timer, on_handle_closed);
+        uv_close((uv_handle_t *)&a->restart_timer, on_handle_closed);
+        output_close(&a->out);
+        output_close(&a->err);
+    }
+}
+
+static void on_terminate(uv_signal_t *s, int sig)
+{
+    (void)s;
+    if (d.shutting_down)
+        return;
+    daemon_log("received %s; stopping every app", strsignal(sig));
+    d.shutting_down = true;
+    for (app_instance *a = d.apps; a; a = a->next) {
+        uv_timer_stop(&a->restart_timer);
+        stop_instance(a);
+    }
+    maybe_shutdown_done();
+}
+
+static int listen_control(cs_error *err)
+{
+    cs_autofree char *dir = cs_dirname(d.socket_path);
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return cs_error_errno(err, errno, "cannot create %s", dir);
+    struct stat st;
+    if (stat(dir, &st) == 0 && (st.st_mode & 077) != 0)
+        chmod(dir, 0700);
+
+    /* A socket that answers belongs to a running daemon; one that does not
+     * is left over from a daemon that was killed. */
+    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(d.socket_path) >= sizeof(addr.sun_path)) {
+        close(probe);
+        return cs_error_set(err, ENAMETOOLONG, "socket path %s is too long", d.socket_path);
+    }
+    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", d.socket_path);
+    if (probe >= 0 && connect(probe, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
+        close(probe);
+        return cs_error_set(err, EADDRINUSE, "another cashstoryd is running on %s",
+                            d.socket_path);
+    }
+    if (probe >= 0)
+        close(probe);
+    unlink(d.socket_path);
+
+    uv_pipe_init(d.loop, &d.server, 0);
+    mode_t old = umask(0177);
+    int rc = uv_pipe_bind(&d.server, d.socket_path);
+    umask(old);
+    if (rc == 0)
+        rc = chmod(d.socket_path, 0600) < 0 ? -errno : 0;
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&d.server, 16, on_connection);
+    if (rc < 0)
+        return cs_error_set(err, -rc, "cannot listen on %s: %s", d.socket_path, uv_strerror(rc));
+    return 0;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: cashstoryd [OPTIONS]\n\n"
+            "Supervises sandboxed CashStory apps and brokers the messages between them. Runs in\n"
+            "the foreground and logs to standard error. Stop it with SIGTERM or SIGINT: it\n"
+            "stops every app (SIGTERM, then SIGKILL after %d ms) before it exits.\n\n"
+            "Options:\n"
+            "  --socket PATH       control socket (default: $CASHSTORY_SOCKET, else\n"
+            "                      /run/cashstory/control.sock for root, else\n"
+            "                      $XDG_RUNTIME_DIR/cashstory/control.sock)\n"
+            "  --store DIR         store of installed apps (default: $CASHSTORY_STORE, else %s)\n"
+            "  --trust FILE        trust configuration (default: $CASHSTORY_TRUST, else %s)\n"
+            "  --trusted-key FILE  also trust this publisher key; repeatable\n"
+            "  --policy FILE       policy file (default: $CASHSTORY_POLICY, else %s)\n"
+            "  --help, --version\n",
+            STOP_TIMEOUT_MS, CS_STORE_DEFAULT, CS_TRUST_DEFAULT_PATH, CS_POLICY_DEFAULT_PATH);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"socket", required_argument, NULL, 's'},  {"store", required_argument, NULL, 'd'},
+        {"trust", required_argument, NULL, 't'},   {"trusted-key", required_argument, NULL, 'k'},
+        {"policy", required_argument, NULL, 'p'},  {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'v'},       {NULL, 0, NULL, 0},
+    };
+    const char *socket_path = NULL;
+    d.store = getenv("CASHSTORY_STORE");
+    d.trust_path = getenv("CASHSTORY_TRUST");
+    d.policy_path = getenv("CASHSTORY_POLICY");
+    d.trusted_keys = calloc((size_t)argc + 1, sizeof(char *));
+    int opt;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (opt) {
+        case 's':
+            socket_path = optarg;
+            break;
+        case 'd':
+            d.store = optarg;
+            break;
+        case 't':
+            d.trust_path = optarg;
+            break;
+        case 'k':
+            d.trusted_keys[d.ntrusted_keys++] = optarg;
+            break;
+        case 'p':
+            d.policy_path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'v':
+            printf("cashstoryd %s\n", CS_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "cashstoryd: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (!d.store || !*d.store)
+        d.store = CS_STORE_DEFAULT;
+    if (d.trust_path && !*d.trust_path)
+        d.trust_path = NULL;
+    if (d.policy_path && !*d.policy_path)
+        d.policy_path = NULL;
+    if (socket_path)
+        snprintf(d.socket_path, sizeof(d.socket_path), "%s", socket_path);
+    else if (cs_control_default_path(d.socket_path, sizeof(d.socket_path)) < 0) {
+        fprintf(stderr, "cashstoryd: XDG_RUNTIME_DIR is not set; pass --socket PATH\n");
+        return 2;
+    }
+
+    /* Check the trust and policy files once at start, so mistakes show now. */
+    cs_trust trust;
+    cs_policy policy;
+    cs_error err = {0};
+    if (load_config(&trust, &policy, &err) < 0) {
+        fprintf(stderr, "cashstoryd: %s\n", err.message);
+        return 1;
+    }
+    cs_trust_free(&trust);
+    cs_policy_free(&policy);
+
+    signal(SIGPIPE, SIG_IGN);
+    d.loop = uv_default_loop();
+    d.broker = cs_broker_new(d.loop, broker_log, NULL);
+    if (listen_control(&err) < 0) {
+        fprintf(stderr, "cashstoryd: %s\n", err.message);
+        return 1;
+    }
+    uv_signal_init(d.loop, &d.sigchld);
+    uv_signal_start(&d.sigchld, on_sigchld, SIGCHLD);
+    uv_signal_init(d.loop, &d.sigterm);
+    uv_signal_start(&d.sigterm, on_terminate, SIGTERM);
+    uv_signal_init(d.loop, &d.sigint);
+    uv_signal_start(&d.sigint, on_terminate, SIGINT);
+    uv_timer_init(d.loop, &d.shutdown_timer);
+    daemon_log("listening on %s (store %s)", d.socket_path, d.store);
+
+    uv_run(d.loop, UV_RUN_DEFAULT);
+    for (app_instance *a = d.apps; a;) {
+        app_instance *next = a->next;
+        for (size_t i = 0; i < a->log_count; i++)
+            free(a->log[(a->log_first + i) % LOG_LINES]);
+        for (size_t i = 0; i < a->nargs; i++)
+            free(a->args[i]);
+        free(a->args);
+        free(a);
+        a = next;
+    }
+    free(d.trusted_keys);
+    uv_loop_close(d.loop);
+    return 0;
+}
