@@ -71,7 +71,7 @@ int cs_bus_frame_decode(const uint8_t *data, size_t len, cs_bus_frame *f, cs_err
 {
     if (len < CS_BUS_HEADER_SIZE)
         return cs_error_set(err, EBADMSG, "bus frame: %zu bytes is shorter than the header", len);
-    size_t size;
+    size_t size = 0;
     int rc = cs_bus_frame_size(data, &size, err);
     if (rc < 0)
         return rc;
@@ -157,7 +157,7 @@ int cs_bus_reader_feed(cs_bus_reader *r, const void *data, size_t len, cs_error 
     memcpy(r->buf + r->used, data, len);
     r->used += len;
     if (r->used >= CS_BUS_HEADER_SIZE) {
-        size_t size;
+        size_t size = 0;
         int rc = cs_bus_frame_size(r->buf, &size, err);
         if (rc < 0)
             return rc;
@@ -169,7 +169,7 @@ int cs_bus_reader_next(cs_bus_reader *r, uint8_t **frame_data, cs_bus_frame *fra
 {
     if (r->used < CS_BUS_HEADER_SIZE)
         return 0;
-    size_t size;
+    size_t size = 0;
     int rc = cs_bus_frame_size(r->buf, &size, err);
     if (rc < 0)
         return rc;

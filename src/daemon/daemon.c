@@ -920,6 +920,10 @@ int main(int argc, char **argv)
     cs_trust_free(&trust);
     cs_policy_free(&policy);
 
+    int stale = cs_sandbox_limits_remove_stale();
+    if (stale > 0)
+        daemon_log("removed %d empty cgroups left by an earlier daemon", stale);
+
     signal(SIGPIPE, SIG_IGN);
     d.loop = uv_default_loop();
     d.broker = cs_broker_new(d.loop, broker_log, NULL);

@@ -5,6 +5,7 @@
 
 #include "common/fsutil.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -213,6 +214,50 @@ int cs_sandbox_limits_rlimits(const cs_sandbox_config *c, const cs_sandbox_limit
             return cs_error_errno(err, errno, "cannot set the process rlimit");
     }
     return 0;
+}
+
+static int remove_stale_in(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int removed = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, "cashstory-", 10) != 0)
+            continue;
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        /* rmdir fails for a group that still has processes. */
+        if (rmdir(path) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
+int cs_sandbox_limits_remove_stale(void)
+{
+    int removed = 0;
+    char own[512], dir[1024];
+    static const char *const controllers[] = {"memory", "pids", "cpu"};
+    for (size_t i = 0; i < 3; i++) {
+        if (!own_cgroup(controllers[i], own, sizeof(own)))
+            continue;
+        snprintf(dir, sizeof(dir), "/sys/fs/cgroup/%s%s", controllers[i],
+                 strcmp(own, "/") == 0 ? "" : own);
+        removed += remove_stale_in(dir);
+    }
+    if (own_cgroup("", own, sizeof(own))) {
+        static const char *const mounts[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"};
+        for (size_t i = 0; i < 2; i++) {
+            if (!is_cgroup2(mounts[i]))
+                continue;
+            snprintf(dir, sizeof(dir), "%s%s", mounts[i], strcmp(own, "/") == 0 ? "" : own);
+            removed += remove_stale_in(dir);
+        }
+    }
+    return removed;
 }
 
 void cs_sandbox_limits_cleanup(cs_sandbox_limit_state *s)

@@ -152,3 +152,7 @@ int cs_sandbox_limits_apply(const cs_sandbox_config *config, pid_t child,
 int cs_sandbox_limits_rlimits(const cs_sandbox_config *config, const cs_sandbox_limit_state *state,
                               cs_error *err);
 void cs_sandbox_limits_cleanup(cs_sandbox_limit_state *state);
+
+/* Remove empty cashstory-* cgroups that a killed supervisor left behind
+ * below this process's own cgroups. Returns the number removed. */
+int cs_sandbox_limits_remove_stale(void);
