@@ -7,7 +7,8 @@
 // Natives used here: write, reportUncaught, exit, resolve, compile, readText,
 // mainFilename, setTimer, clearTimer, encodeUtf8, decodeUtf8, fsReadFile,
 // fsWriteFile, fsReaddir, fsStat, fsMkdir, fsRm, app, signatures, argv,
-// version. The natives object itself stays private to this closure.
+// version, createBus (bus.js, which uses more). The natives object itself
+// stays private to this closure.
 (function (native) {
     'use strict';
 
@@ -742,6 +743,7 @@
         app: deepFreeze(native.app),
         signatures: deepFreeze(native.signatures),
         fs,
+        bus: native.createBus(native),
         version: native.version,
         exit(code) {
             native.exit(exitCodeOf(code));

@@ -29,6 +29,7 @@ int cs_app_host_init(cs_app_host *host, const cs_app_options *options, cs_error 
     host->options = options;
     host->log_fd = -1;
     host->package.dir_fd = -1;
+    host->bus.fd = -1;
 
     int rc = cs_app_package_open(&host->package, options->app_dir,
                                  options->dev ? NULL : options->index_sha256, err);
@@ -49,7 +50,7 @@ int cs_app_host_init(cs_app_host *host, const cs_app_options *options, cs_error 
     if (rc < 0)
         return cs_error_set(err, -rc, "cannot start the event loop: %s", uv_strerror(rc));
     host->loop_ready = true;
-    return 0;
+    return cs_app_bus_init(&host->bus, &host->loop, options->bus_fd, err);
 }
 
 cs_app_host *cs_app_host_from(JSContextRef ctx)
@@ -172,13 +173,16 @@ static void close_handle(uv_handle_t *handle, void *arg)
 
 void cs_app_host_free(cs_app_host *host)
 {
+    cs_app_bus_stop(&host->bus);
     if (host->loop_ready) {
         /* The loop ends only when no handle is active, so this closes
-         * nothing in a normal run. */
+         * nothing in a normal run but the bus socket, which the app may
+         * have left unreferenced. */
         uv_walk(&host->loop, close_handle, NULL);
         uv_run(&host->loop, UV_RUN_DEFAULT);
         uv_loop_close(&host->loop);
     }
+    cs_app_bus_free(&host->bus, host->ctx);
     if (host->ctx) {
         if (host->process)
             JSValueUnprotect(host->ctx, host->process);

@@ -5,6 +5,7 @@
  * between calls is protected with JSValueProtect. */
 #pragma once
 
+#include "app/bus.h"
 #include "app/fs_policy.h"
 #include "app/options.h"
 #include "app/package.h"
@@ -26,10 +27,11 @@ typedef struct cs_app_host {
     JSGlobalContextRef ctx;
     JSObjectRef process; /* the app's process object, protected */
     cs_app_timers timers;
+    cs_app_bus bus; /* --bus-fd */
 } cs_app_host;
 
 /* Open the app folder (checking the index digest in verified mode), the
- * data folder, the granted paths and the log file. */
+ * data folder, the granted paths, the log file and the bus socket. */
 int cs_app_host_init(cs_app_host *host, const cs_app_options *options, cs_error *err);
 
 /* Run the app's main script and then the event loop until it has nothing

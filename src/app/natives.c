@@ -37,5 +37,6 @@ JSObjectRef cs_app_natives_create(cs_app_host *host)
     cs_app_encoding_install(host, natives);
     cs_app_fs_install(host, natives);
     cs_app_info_install(host, natives);
+    cs_app_bus_install(host, natives);
     return natives;
 }

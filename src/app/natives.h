@@ -16,3 +16,4 @@ void cs_app_timers_install(cs_app_host *host, JSObjectRef natives);
 void cs_app_encoding_install(cs_app_host *host, JSObjectRef natives);
 void cs_app_fs_install(cs_app_host *host, JSObjectRef natives);
 void cs_app_info_install(cs_app_host *host, JSObjectRef natives);
+void cs_app_bus_install(cs_app_host *host, JSObjectRef natives);

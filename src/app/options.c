@@ -20,6 +20,9 @@ void cs_app_options_usage(FILE *out)
                  "  --grant PATH:ro|rw   also allow reading (ro) or reading and writing (rw)\n"
                  "                       the absolute PATH; repeatable\n"
                  "  --log FILE           also append console output to FILE as JSON lines\n"
+                 "  --bus-fd N           file descriptor N is a connected Unix stream socket to\n"
+                 "                       the bus broker (given by the daemon); it backs\n"
+                 "                       cashstory.bus\n"
                  "  --help, --version\n\n"
                  "Arguments after '--' are in process.argv after the main script.\n"
                  "Exit status: the app's exit code; 1 for an uncaught error or a file that\n"
@@ -64,6 +67,19 @@ static int add_grant(cs_app_options *out, const char *value, cs_error *err)
 
 /* Option value for argv[*i]: the text after '=' in "--name=value", or the
  * next argument. */
+/* Parse the value of --bus-fd, a decimal file descriptor number. The host
+ * checks at start that it is an open, connected Unix stream socket. */
+static int parse_fd(const char *value, int *out, cs_error *err)
+{
+    size_t digits = strspn(value, "0123456789");
+    if (digits == 0 || value[digits] != '\0' || digits > 9)
+        return cs_error_set(err, EINVAL,
+                            "--bus-fd '%s': expected a file descriptor number (0 to 999999999)",
+                            value);
+    *out = atoi(value);
+    return 0;
+}
+
 static int option_value(int argc, char **argv, int *i, const char *name, const char **value,
                         cs_error *err)
 {
@@ -99,6 +115,7 @@ static int check_options(const cs_app_options *out, const char *index_hex, cs_er
 int cs_app_options_parse(int argc, char **argv, cs_app_options *out, cs_error *err)
 {
     memset(out, 0, sizeof(*out));
+    out->bus_fd = -1;
     const char *index_hex = NULL;
     int i;
     for (i = 1; i < argc; i++) {
@@ -132,6 +149,10 @@ int cs_app_options_parse(int argc, char **argv, cs_app_options *out, cs_error *e
                 rc = add_grant(out, value, err);
         } else if (option_is(arg, "--log")) {
             rc = option_value(argc, argv, &i, "--log", &out->log_file, err);
+        } else if (option_is(arg, "--bus-fd")) {
+            rc = option_value(argc, argv, &i, "--bus-fd", &value, err);
+            if (rc == 0)
+                rc = parse_fd(value, &out->bus_fd, err);
         } else {
             rc = cs_error_set(err, EINVAL,
                               "unknown option '%s'; put app arguments after '--', see --help", arg);

@@ -30,6 +30,7 @@ typedef struct cs_app_options {
     cs_app_grant *grants;
     size_t ngrants;
     const char *log_file; /* NULL when not given */
+    int bus_fd;           /* --bus-fd: the socket to the broker, or -1 */
     char **args;          /* the arguments after "--" */
     size_t nargs;
     bool help;
