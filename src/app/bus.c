@@ -56,10 +56,9 @@ static int check_socket(int fd, cs_error *err)
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
         return cs_error_errno(err, errno, "--bus-fd %d: cannot read its socket type", fd);
     if (domain != AF_UNIX || type != SOCK_STREAM)
-        return cs_error_set(err, EPROTOTYPE,
-                            "--bus-fd %d is not a Unix stream socket (AF_UNIX, SOCK_STREAM); "
-                            BUS_FD_HELP,
-                            fd);
+        return cs_error_set(
+            err, EPROTOTYPE,
+            "--bus-fd %d is not a Unix stream socket (AF_UNIX, SOCK_STREAM); " BUS_FD_HELP, fd);
 
     struct sockaddr_storage peer;
     len = sizeof(peer);
@@ -150,7 +149,8 @@ static void on_pipe_closed(uv_handle_t *handle)
  * errors of the calls still waiting. The pipe closes on a later turn of
  * the loop, so this never calls into JavaScript itself. Later calls keep
  * the first reason. */
-static void shut_down(cs_app_host *host, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void shut_down(cs_app_host *host, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void shut_down(cs_app_host *host, const char *fmt, ...)
 {
@@ -202,8 +202,7 @@ static void dispatch_frame(cs_app_host *host, const cs_bus_frame *frame)
         text_or_undefined(ctx, frame->payload, frame->payload_len),
     };
     JSValueRef exception = NULL;
-    JSValueRef result =
-        JSObjectCallAsFunction(ctx, host->bus.on_frame, NULL, 5, args, &exception);
+    JSValueRef result = JSObjectCallAsFunction(ctx, host->bus.on_frame, NULL, 5, args, &exception);
     if (exception)
         cs_app_report_exception(host, "uncaught exception", exception);
     if (result && JSValueIsString(ctx, result)) {
@@ -402,8 +401,8 @@ static bool check_sizes(JSContextRef ctx, const char *api, size_t topic_len, siz
                         CS_BUS_TOPIC_MAX);
     else if (meta_len > CS_BUS_META_MAX)
         cs_app_js_throw(ctx, exception, "RangeError", "EMSGSIZE",
-                        "%s: the app id or request id is %zu bytes, more than the limit of %d",
-                        api, meta_len, CS_BUS_META_MAX);
+                        "%s: the app id or request id is %zu bytes, more than the limit of %d", api,
+                        meta_len, CS_BUS_META_MAX);
     else if (payload_len > CS_BUS_PAYLOAD_MAX)
         cs_app_js_throw(ctx, exception, "RangeError", "EMSGSIZE",
                         "%s: the data is %zu bytes as JSON, more than the limit of %d bytes", api,
@@ -470,8 +469,7 @@ static JSValueRef native_bus_send(JSContextRef ctx, JSObjectRef function, JSObje
 
 /* busKeepAlive(flag): whether the socket keeps the event loop running. */
 static JSValueRef native_bus_keep_alive(JSContextRef ctx, JSObjectRef function, JSObjectRef self,
-                                        size_t argc, const JSValueRef argv[],
-                                        JSValueRef *exception)
+                                        size_t argc, const JSValueRef argv[], JSValueRef *exception)
 {
     (void)function;
     (void)self;
@@ -512,8 +510,8 @@ static JSValueRef native_bus_check_topic(JSContextRef ctx, JSObjectRef function,
 }
 
 /* busCheckAppId(id, api): throw a TypeError when id is not a valid app id. */
-static JSValueRef native_bus_check_app_id(JSContextRef ctx, JSObjectRef function,
-                                          JSObjectRef self, size_t argc, const JSValueRef argv[],
+static JSValueRef native_bus_check_app_id(JSContextRef ctx, JSObjectRef function, JSObjectRef self,
+                                          size_t argc, const JSValueRef argv[],
                                           JSValueRef *exception)
 {
     (void)function;

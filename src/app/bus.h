@@ -16,12 +16,12 @@
 #include <uv.h>
 
 typedef struct cs_app_bus {
-    int fd;              /* --bus-fd, or -1 when the app has no bus */
-    uv_pipe_t pipe;      /* the socket; pipe.data is the host */
-    bool pipe_ready;     /* uv_pipe_open succeeded and the pipe is not closed yet */
-    bool reading;        /* bus.js called busStart */
-    bool closing;        /* the connection ended and the pipe is closing */
-    bool host_stopping;  /* the host is freeing the loop: no more calls into JavaScript */
+    int fd;             /* --bus-fd, or -1 when the app has no bus */
+    uv_pipe_t pipe;     /* the socket; pipe.data is the host */
+    bool pipe_ready;    /* uv_pipe_open succeeded and the pipe is not closed yet */
+    bool reading;       /* bus.js called busStart */
+    bool closing;       /* the connection ended and the pipe is closing */
+    bool host_stopping; /* the host is freeing the loop: no more calls into JavaScript */
     char close_reason[512];
     uint8_t *read_buffer;
     cs_bus_reader reader;

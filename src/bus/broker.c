@@ -94,8 +94,8 @@ static bool topic_valid(const uint8_t *topic, size_t len, bool allow_wildcard)
 }
 
 /* Compare segment by segment; rule(a, b) decides one segment. */
-static bool segments_match(const char *a, const char *b, bool (*rule)(const char *, size_t,
-                                                                       const char *, size_t))
+static bool segments_match(const char *a, const char *b,
+                           bool (*rule)(const char *, size_t, const char *, size_t))
 {
     for (;;) {
         size_t la = strcspn(a, "/"), lb = strcspn(b, "/");
@@ -273,10 +273,8 @@ static void send_peers(cs_bus_conn *c, uint64_t id)
         used += n;
     }
     list[used++] = ']';
-    cs_bus_frame f = {.type = CS_BUS_PEER_LIST,
-                      .id = id,
-                      .payload = (const uint8_t *)list,
-                      .payload_len = used};
+    cs_bus_frame f = {
+        .type = CS_BUS_PEER_LIST, .id = id, .payload = (const uint8_t *)list, .payload_len = used};
     if (used > CS_BUS_PAYLOAD_MAX)
         send_error(c, id, "EMSGSIZE", "the peer list exceeds the maximum frame size");
     else
@@ -295,8 +293,8 @@ static void topic_text(const cs_bus_frame *f, char out[CS_BUS_TOPIC_MAX + 1])
 static void handle_publish(cs_bus_conn *c, const cs_bus_frame *f, const char *topic)
 {
     if (!granted(c->publish, c->npublish, topic)) {
-        broker_log(c->broker, "denied publish to '%s' for %s (%s): not granted", topic,
-                   c->app_id, c->instance_id);
+        broker_log(c->broker, "denied publish to '%s' for %s (%s): not granted", topic, c->app_id,
+                   c->instance_id);
         send_error(c, f->id, "EACCES", "publishing to topic '%s' is not allowed for %s", topic,
                    c->app_id);
         return;
@@ -326,15 +324,14 @@ static void handle_subscribe(cs_bus_conn *c, const cs_bus_frame *f, const char *
     if (!granted(c->subscribe, c->nsubscribe, pattern)) {
         broker_log(c->broker, "denied subscribe to '%s' for %s (%s): not granted", pattern,
                    c->app_id, c->instance_id);
-        send_error(c, f->id, "EACCES", "subscribing to topic '%s' is not allowed for %s",
-                   pattern, c->app_id);
+        send_error(c, f->id, "EACCES", "subscribing to topic '%s' is not allowed for %s", pattern,
+                   c->app_id);
         return;
     }
     size_t count = 0;
     for (subscription *s = c->subs; s; s = s->next) {
         if (s->id == f->id) {
-            send_error(c, f->id, "EEXIST", "subscription id %" PRIu64 " is already in use",
-                       f->id);
+            send_error(c, f->id, "EEXIST", "subscription id %" PRIu64 " is already in use", f->id);
             return;
         }
         count++;
@@ -409,8 +406,8 @@ static void handle_send(cs_bus_conn *c, const cs_bus_frame *f, const char *topic
     if (!to)
         return;
     if (!request) {
-        if (deliver(to, CS_BUS_DELIVER, 0, c, f->topic, f->topic_len, f->payload,
-                    f->payload_len) == -EAGAIN)
+        if (deliver(to, CS_BUS_DELIVER, 0, c, f->topic, f->topic_len, f->payload, f->payload_len) ==
+            -EAGAIN)
             send_error(c, f->id, "EAGAIN", "app '%s' has a full queue; the message was dropped",
                        target);
         else
@@ -618,8 +615,8 @@ static int copy_patterns(const char *const *in, size_t n, char ***out, size_t *c
     return 0;
 }
 
-int cs_broker_attach(cs_broker *b, int fd, const char *identity_json,
-                     const cs_bus_grants *grants, cs_bus_conn **out, cs_error *err)
+int cs_broker_attach(cs_broker *b, int fd, const char *identity_json, const cs_bus_grants *grants,
+                     cs_bus_conn **out, cs_error *err)
 {
     json_error_t jerr;
     json_t *id = json_loads(identity_json, JSON_REJECT_DUPLICATES, &jerr);
@@ -629,8 +626,9 @@ int cs_broker_attach(cs_broker *b, int fd, const char *identity_json,
         strlen(identity_json) > CS_BUS_META_MAX) {
         json_decref(id);
         close(fd);
-        return cs_error_set(err, EINVAL, "bus identity needs appId and instanceId and must fit "
-                                         "in %d bytes",
+        return cs_error_set(err, EINVAL,
+                            "bus identity needs appId and instanceId and must fit "
+                            "in %d bytes",
                             CS_BUS_META_MAX);
     }
     cs_bus_conn *c = calloc(1, sizeof(*c));
@@ -647,8 +645,7 @@ int cs_broker_attach(cs_broker *b, int fd, const char *identity_json,
     c->identity = strdup(identity_json);
     if (!c->identity ||
         copy_patterns(grants->publish, grants->npublish, &c->publish, &c->npublish) < 0 ||
-        copy_patterns(grants->subscribe, grants->nsubscribe, &c->subscribe, &c->nsubscribe) <
-            0 ||
+        copy_patterns(grants->subscribe, grants->nsubscribe, &c->subscribe, &c->nsubscribe) < 0 ||
         uv_pipe_init(b->loop, &c->pipe, 0) < 0) {
         close(fd);
         c->pipe.data = c;

@@ -98,9 +98,9 @@ int cs_bus_frame_encode(const cs_bus_frame *f, uint8_t **out, size_t *len, cs_er
 {
     if (f->topic_len > CS_BUS_TOPIC_MAX || f->meta_len > CS_BUS_META_MAX ||
         f->payload_len > CS_BUS_PAYLOAD_MAX)
-        return cs_error_set(err, EMSGSIZE,
-                            "bus frame: topic, meta or payload exceeds its limit (%d, %d, %d bytes)",
-                            CS_BUS_TOPIC_MAX, CS_BUS_META_MAX, CS_BUS_PAYLOAD_MAX);
+        return cs_error_set(
+            err, EMSGSIZE, "bus frame: topic, meta or payload exceeds its limit (%d, %d, %d bytes)",
+            CS_BUS_TOPIC_MAX, CS_BUS_META_MAX, CS_BUS_PAYLOAD_MAX);
     size_t size = CS_BUS_HEADER_SIZE + f->topic_len + f->meta_len + f->payload_len;
     uint8_t *buf = malloc(size);
     if (!buf)

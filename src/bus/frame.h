@@ -15,7 +15,7 @@
  *       18    2 reserved, 0
  *       20    4 payload length, at most CS_BUS_PAYLOAD_MAX
  *
- * The topic is UTF-8 without NUL bytes. In frames from an app, meta holds the
+ * The topic is UTF-8 without NUL bytes. In frames from an app, meta contains the
  * target app id of SEND and REQUEST and the request id of RESPONSE (as
  * decimal text). In frames from the broker, meta holds the sender's identity
  * as a JSON object that only the broker writes; an app cannot set it. The
@@ -33,7 +33,8 @@
 #define CS_BUS_TOPIC_MAX 256
 #define CS_BUS_META_MAX 4096
 #define CS_BUS_PAYLOAD_MAX (1024 * 1024)
-#define CS_BUS_FRAME_MAX (CS_BUS_HEADER_SIZE + CS_BUS_TOPIC_MAX + CS_BUS_META_MAX + CS_BUS_PAYLOAD_MAX)
+#define CS_BUS_FRAME_MAX                                                                           \
+    (CS_BUS_HEADER_SIZE + CS_BUS_TOPIC_MAX + CS_BUS_META_MAX + CS_BUS_PAYLOAD_MAX)
 
 typedef enum cs_bus_type {
     /* app -> broker */
@@ -43,7 +44,7 @@ typedef enum cs_bus_type {
     CS_BUS_SEND = 4,        /* meta: target app id; topic, payload */
     CS_BUS_REQUEST = 5,     /* meta: target app id; topic, payload; id matches the reply */
     CS_BUS_RESPONSE = 6,    /* meta: the request's broker id; payload */
-    CS_BUS_PEERS = 7,       /* asks for the apps connected now */
+    CS_BUS_PEERS = 7,       /* requests the list of apps connected now */
     /* broker -> app */
     CS_BUS_WELCOME = 16,    /* meta: the app's own identity */
     CS_BUS_DELIVER = 17,    /* meta: sender identity; topic, payload; id: subscription id,

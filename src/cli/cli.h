@@ -10,9 +10,9 @@
 /* Exit statuses, documented in docs/cli.md. */
 enum {
     CS_EXIT_OK = 0,
-    CS_EXIT_ERROR = 1,    /* invalid input, missing file, I/O error */
-    CS_EXIT_USAGE = 2,    /* unknown command or option, missing argument */
-    CS_EXIT_VERIFY = 3,   /* tampered, malformed or untrusted package */
+    CS_EXIT_ERROR = 1,  /* invalid input, missing file, I/O error */
+    CS_EXIT_USAGE = 2,  /* unknown command or option, missing argument */
+    CS_EXIT_VERIFY = 3, /* tampered, malformed or untrusted package */
 };
 
 enum {
@@ -104,5 +104,5 @@ int cli_fail(const cli *c, int rc, const cs_error *err);
 const char *cli_safe(const char *s);
 
 /* Commands. */
-extern const cli_command cmd_key_generate, cmd_key_id, cmd_pack, cmd_verify, cmd_install,
-    cmd_list, cmd_remove, cmd_run, cmd_start, cmd_ps, cmd_stop, cmd_logs;
+extern const cli_command cmd_key_generate, cmd_key_id, cmd_pack, cmd_verify, cmd_install, cmd_list,
+    cmd_remove, cmd_run, cmd_start, cmd_ps, cmd_stop, cmd_logs;

@@ -144,8 +144,8 @@ static int run_ps(cli *c)
     if (c->json) {
         cli_print_json(apps);
     } else {
-        printf("%-28s %-10s %-9s %-8s %-8s %-10s %s\n", "APP", "VERSION", "STATE", "PID",
-               "UPTIME", "MEMORY", "INSTANCE");
+        printf("%-28s %-10s %-9s %-8s %-8s %-10s %s\n", "APP", "VERSION", "STATE", "PID", "UPTIME",
+               "MEMORY", "INSTANCE");
         size_t i;
         json_t *a;
         json_array_foreach(apps, i, a)
@@ -177,8 +177,7 @@ static int run_ps(cli *c)
 static int run_stop(cli *c)
 {
     int status = CS_EXIT_OK;
-    json_t *reply = call(c, json_pack("{s:s, s:s}", "command", "stop", "app", c->argv[0]),
-                         &status);
+    json_t *reply = call(c, json_pack("{s:s, s:s}", "command", "stop", "app", c->argv[0]), &status);
     if (!reply)
         return status;
     if (c->json)
@@ -193,10 +192,9 @@ static int run_stop(cli *c)
 static int run_logs(cli *c)
 {
     cs_error err = {0};
-    FILE *f = request(c,
-                      json_pack("{s:s, s:s, s:b}", "command", "logs", "app", c->argv[0], "follow",
-                                c->follow),
-                      &err);
+    FILE *f = request(
+        c, json_pack("{s:s, s:s, s:b}", "command", "logs", "app", c->argv[0], "follow", c->follow),
+        &err);
     if (!f)
         return cli_fail(c, -err.code, &err);
     int status = CS_EXIT_OK;
@@ -254,9 +252,10 @@ const cli_command cmd_start = {
     .name = "start",
     .usage = "ID [-- ARGS...]",
     .summary = "Start an installed app through cashstoryd, connected to the bus.",
-    .description = "The daemon verifies the app and runs it sandboxed as 'run' does, with a bus\n"
-                   "socket as the app's only channel out. The daemon uses its own --store, --trust\n"
-                   "and --policy.",
+    .description =
+        "The daemon verifies the app and runs it sandboxed as 'run' does, with a bus\n"
+        "socket as the app's only channel out. The daemon uses its own --store, --trust\n"
+        "and --policy.",
     .options = start_options,
     .min_args = 1,
     .max_args = 257,

@@ -32,15 +32,15 @@ static int run(cli *c)
         fprintf(stderr, "cashstory pack: warning: %s\n", cli_safe(r.warning));
     const char *signer = r.signer.type == CS_SIGNER_X509 ? r.signer.subject : r.signer.key_id;
     if (c->json) {
-        json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "package", c->out, "id",
-                              r.app_id, "version", r.version, "signer", signer, "key_id",
-                              r.signer.key_id, "files", (json_int_t)r.files, "bytes",
-                              (json_int_t)r.bytes);
+        json_t *j =
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "package", c->out, "id", r.app_id,
+                      "version", r.version, "signer", signer, "key_id", r.signer.key_id, "files",
+                      (json_int_t)r.files, "bytes", (json_int_t)r.bytes);
         cli_print_json(j);
         json_decref(j);
     } else {
-        printf("packed %s %s: %zu files, %llu bytes, signed by %s\nwrote %s\n", r.app_id,
-               r.version, r.files, (unsigned long long)r.bytes, cli_safe(signer), cli_safe(c->out));
+        printf("packed %s %s: %zu files, %llu bytes, signed by %s\nwrote %s\n", r.app_id, r.version,
+               r.files, (unsigned long long)r.bytes, cli_safe(signer), cli_safe(c->out));
     }
     return CS_EXIT_OK;
 }

@@ -71,10 +71,10 @@ static int run_list(cli *c)
     if (c->json) {
         json_t *list = json_array();
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(list, json_pack("{s:s, s:s, s:s?, s:s?, s:s}", "id", apps[i].id,
-                                                  "version", apps[i].version, "signer",
-                                                  apps[i].signer, "origin", apps[i].origin,
-                                                  "path", apps[i].path));
+            json_array_append_new(list,
+                                  json_pack("{s:s, s:s, s:s?, s:s?, s:s}", "id", apps[i].id,
+                                            "version", apps[i].version, "signer", apps[i].signer,
+                                            "origin", apps[i].origin, "path", apps[i].path));
         cli_print_json(list);
         json_decref(list);
     } else if (n == 0) {

@@ -6,9 +6,8 @@
 #include <string.h>
 
 static const cli_command *const commands[] = {
-    &cmd_key_generate, &cmd_key_id, &cmd_pack, &cmd_verify, &cmd_install, &cmd_list, &cmd_remove, &cmd_run, &cmd_start, &cmd_ps, &cmd_stop,
-    &cmd_logs,
-    NULL,
+    &cmd_key_generate, &cmd_key_id, &cmd_pack, &cmd_verify, &cmd_install, &cmd_list, &cmd_remove,
+    &cmd_run,          &cmd_start,  &cmd_ps,   &cmd_stop,   &cmd_logs,    NULL,
 };
 
 static void print_usage(FILE *out)

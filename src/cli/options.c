@@ -13,7 +13,8 @@ static const cli_option common_options[] = {
     {"store", OPT_STORE, "DIR",
      "store folder of installed apps (default: $CASHSTORY_STORE, else " CS_STORE_DEFAULT ")"},
     {"trust", OPT_TRUST, "FILE",
-     "trust configuration (default: $CASHSTORY_TRUST, else " CS_TRUST_DEFAULT_PATH " if it exists)"},
+     "trust configuration (default: $CASHSTORY_TRUST, else " CS_TRUST_DEFAULT_PATH
+     " if it exists)"},
     {"trusted-key", OPT_TRUSTED_KEY, "FILE.pub",
      "also trust this publisher key for this command; repeatable"},
     {"json", OPT_JSON, NULL, "print the result as JSON on standard output"},
@@ -100,8 +101,7 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, cli *c)
             c->trust_path = optarg;
             break;
         case OPT_TRUSTED_KEY: {
-            const char **grown =
-                realloc(c->trusted_keys, (c->ntrusted_keys + 1) * sizeof(*grown));
+            const char **grown = realloc(c->trusted_keys, (c->ntrusted_keys + 1) * sizeof(*grown));
             if (!grown) {
                 status = CS_EXIT_ERROR;
                 break;
@@ -216,8 +216,8 @@ int cli_load_trust(const cli *c, cs_trust *trust, cs_error *err)
                  CS_TRUST_DEFAULT_PATH);
     if (c->ntrusted_keys > 0) {
         size_t used = strlen(trust->description);
-        snprintf(trust->description + used, sizeof(trust->description) - used,
-                 " or the %s", c->ntrusted_keys == 1 ? "--trusted-key file" : "--trusted-key files");
+        snprintf(trust->description + used, sizeof(trust->description) - used, " or the %s",
+                 c->ntrusted_keys == 1 ? "--trusted-key file" : "--trusted-key files");
     }
     for (size_t i = 0; rc == 0 && i < c->ntrusted_keys; i++)
         rc = cs_trust_add_key_file(trust, c->trusted_keys[i], err);

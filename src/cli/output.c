@@ -95,8 +95,7 @@ void cli_result_print(const char *target, int rc, const cs_verify_result *res)
     if (res->signature_valid) {
         const cs_signer *s = &res->signer;
         if (s->type == CS_SIGNER_X509)
-            printf("signer:   X.509 certificate '%s' (key %s)\n", cli_safe(s->subject),
-                   s->key_id);
+            printf("signer:   X.509 certificate '%s' (key %s)\n", cli_safe(s->subject), s->key_id);
         else
             printf("signer:   Ed25519 key %s\n", s->key_id);
         if (s->trusted)

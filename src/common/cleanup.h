@@ -42,7 +42,7 @@ static inline void cs_x509_freep(X509 **x)
 {
     X509_free(*x);
 }
-static inline void cs_x509_stack_freep(STACK_OF(X509) **s)
+static inline void cs_x509_stack_freep(STACK_OF(X509) * *s)
 {
     sk_X509_pop_free(*s, X509_free);
 }

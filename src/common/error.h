@@ -18,7 +18,7 @@ enum {
 };
 
 typedef struct cs_error {
-    int code;          /* positive code, 0 when no error is set */
+    int code; /* positive code, 0 when no error is set */
     char message[2048];
 } cs_error;
 

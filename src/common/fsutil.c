@@ -108,8 +108,7 @@ int cs_fsync_dir(const char *path)
     return 0;
 }
 
-int cs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                         cs_error *err)
+int cs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, cs_error *err)
 {
     size_t tmplen = strlen(path) + 16;
     cs_autofree char *tmp = malloc(tmplen);

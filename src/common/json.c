@@ -6,8 +6,7 @@
 int cs_json_parse(const void *data, size_t len, const char *what, json_t **out, cs_error *err)
 {
     json_error_t jerr;
-    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, 
-                              &jerr);
+    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
         return cs_error_set(err, EINVAL, "%s: invalid JSON at line %d, column %d: %s", what,
                             jerr.line, jerr.column, jerr.text);
@@ -40,8 +39,7 @@ size_t cs_edit_distance(const char *a, const char *b)
     return row[lb];
 }
 
-int cs_json_check_keys(json_t *obj, const char *const *allowed, const char *where,
-                       cs_error *err)
+int cs_json_check_keys(json_t *obj, const char *const *allowed, const char *where, cs_error *err)
 {
     const char *key;
     json_t *value;
@@ -96,8 +94,8 @@ const char *cs_json_type_name(const json_t *value)
     return "value";
 }
 
-static int get_typed(json_t *obj, const char *key, bool optional, const char *where,
-                     json_type type, const char *type_name, json_t **out, cs_error *err)
+static int get_typed(json_t *obj, const char *key, bool optional, const char *where, json_type type,
+                     const char *type_name, json_t **out, cs_error *err)
 {
     json_t *value = json_object_get(obj, key);
     *out = NULL;
@@ -107,8 +105,8 @@ static int get_typed(json_t *obj, const char *key, bool optional, const char *wh
         return cs_error_set(err, EINVAL, "%s: missing required field '%s'", where, key);
     }
     if (json_typeof(value) != type)
-        return cs_error_set(err, EINVAL, "%s: field '%s' must be %s, not %s", where, key,
-                            type_name, cs_json_type_name(value));
+        return cs_error_set(err, EINVAL, "%s: field '%s' must be %s, not %s", where, key, type_name,
+                            cs_json_type_name(value));
     *out = value;
     return 0;
 }
@@ -126,14 +124,14 @@ int cs_json_get_string(json_t *obj, const char *key, bool optional, const char *
     return 0;
 }
 
-int cs_json_get_object(json_t *obj, const char *key, bool optional, const char *where,
-                       json_t **out, cs_error *err)
+int cs_json_get_object(json_t *obj, const char *key, bool optional, const char *where, json_t **out,
+                       cs_error *err)
 {
     return get_typed(obj, key, optional, where, JSON_OBJECT, "an object", out, err);
 }
 
-int cs_json_get_array(json_t *obj, const char *key, bool optional, const char *where,
-                      json_t **out, cs_error *err)
+int cs_json_get_array(json_t *obj, const char *key, bool optional, const char *where, json_t **out,
+                      cs_error *err)
 {
     return get_typed(obj, key, optional, where, JSON_ARRAY, "an array", out, err);
 }

@@ -47,8 +47,8 @@ int cs_sign_ed25519(EVP_PKEY *key, const char *domain, const void *data, size_t 
 }
 
 int cs_verify_ed25519(EVP_PKEY *public_key, const char *domain, const void *data, size_t len,
-                      const uint8_t *sig, size_t sig_len, const cs_trust *trust,
-                      cs_signer *signer, cs_error *err)
+                      const uint8_t *sig, size_t sig_len, const cs_trust *trust, cs_signer *signer,
+                      cs_error *err)
 {
     memset(signer, 0, sizeof(*signer));
     signer->type = CS_SIGNER_ED25519;
@@ -57,8 +57,9 @@ int cs_verify_ed25519(EVP_PKEY *public_key, const char *domain, const void *data
     if (cs_key_id(public_key, signer->key_id) < 0)
         return cs_error_set(err, CS_EVERIFY, "cannot compute the signer's key id");
     if (sig_len != CS_ED25519_SIG_LEN)
-        return cs_error_set(err, CS_EVERIFY, "the signature is %zu bytes, an Ed25519 signature is %d",
-                            sig_len, CS_ED25519_SIG_LEN);
+        return cs_error_set(err, CS_EVERIFY,
+                            "the signature is %zu bytes, an Ed25519 signature is %d", sig_len,
+                            CS_ED25519_SIG_LEN);
 
     size_t msg_len;
     cs_autofree uint8_t *msg = with_domain(domain, data, len, &msg_len);
@@ -89,7 +90,7 @@ int cs_verify_ed25519(EVP_PKEY *public_key, const char *domain, const void *data
     return 0;
 }
 
-int cs_sign_cms(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain, const char *domain,
+int cs_sign_cms(EVP_PKEY *key, X509 *cert, STACK_OF(X509) * chain, const char *domain,
                 const void *data, size_t len, uint8_t **der, size_t *der_len, cs_error *err)
 {
     if (X509_check_private_key(cert, key) != 1)
@@ -167,7 +168,7 @@ int cs_certificate_describe(X509 *cert, cs_signer *signer)
 
 /* Check the certificate path of leaf to a trust anchor, its dates and its
  * extended key usage. Sets signer->trusted and signer->trust_note. */
-static void check_certificate(X509 *leaf, STACK_OF(X509) *untrusted, const cs_trust *trust,
+static void check_certificate(X509 *leaf, STACK_OF(X509) * untrusted, const cs_trust *trust,
                               cs_signer *signer)
 {
     if (!trust->cas || sk_X509_num(trust->cas) == 0) {
@@ -236,7 +237,8 @@ int cs_verify_cms(const uint8_t *der, size_t der_len, const char *domain, const 
         return cs_error_set(err, CS_EVERIFY, "the CMS signature is not SignedData");
     STACK_OF(CMS_SignerInfo) *infos = CMS_get0_SignerInfos(cms);
     if (sk_CMS_SignerInfo_num(infos) != 1)
-        return cs_error_set(err, CS_EVERIFY, "the CMS signature must have exactly one signer, it has %d",
+        return cs_error_set(err, CS_EVERIFY,
+                            "the CMS signature must have exactly one signer, it has %d",
                             sk_CMS_SignerInfo_num(infos));
 
     size_t msg_len;
@@ -256,7 +258,8 @@ int cs_verify_cms(const uint8_t *der, size_t der_len, const char *domain, const 
     X509 *leaf = signers && sk_X509_num(signers) == 1 ? sk_X509_value(signers, 0) : NULL;
     if (!leaf) {
         sk_X509_free(signers);
-        return cs_error_set(err, CS_EVERIFY, "the CMS signature does not carry its signer certificate");
+        return cs_error_set(err, CS_EVERIFY,
+                            "the CMS signature does not carry its signer certificate");
     }
     if (cs_certificate_describe(leaf, signer) < 0) {
         sk_X509_free(signers);
@@ -269,7 +272,7 @@ int cs_verify_cms(const uint8_t *der, size_t der_len, const char *domain, const 
     return 0;
 }
 
-int cs_load_certificate_chain(const char *path, STACK_OF(X509) **out, cs_error *err)
+int cs_load_certificate_chain(const char *path, STACK_OF(X509) * *out, cs_error *err)
 {
     uint8_t *data = NULL;
     size_t len = 0;

@@ -44,12 +44,12 @@ int cs_sign_ed25519(EVP_PKEY *key, const char *domain, const void *data, size_t 
 /* Verify an Ed25519 signature made by public_key over data, then look the key
  * up in trust. Returns -CS_EVERIFY when the signature does not match. */
 int cs_verify_ed25519(EVP_PKEY *public_key, const char *domain, const void *data, size_t len,
-                      const uint8_t *sig, size_t sig_len, const cs_trust *trust,
-                      cs_signer *signer, cs_error *err);
+                      const uint8_t *sig, size_t sig_len, const cs_trust *trust, cs_signer *signer,
+                      cs_error *err);
 
 /* Sign data (with the domain prefix) as a detached CMS SignedData in DER,
  * including cert and chain so that verifiers can build the path. */
-int cs_sign_cms(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain, const char *domain,
+int cs_sign_cms(EVP_PKEY *key, X509 *cert, STACK_OF(X509) * chain, const char *domain,
                 const void *data, size_t len, uint8_t **der, size_t *der_len, cs_error *err);
 
 /* Verify a detached CMS signature over data: exactly one signer, a valid
@@ -65,4 +65,4 @@ int cs_certificate_describe(X509 *cert, cs_signer *signer);
 
 /* Load a certificate (first PEM block) and optional chain (all PEM blocks). */
 int cs_load_certificate(const char *path, X509 **out, cs_error *err);
-int cs_load_certificate_chain(const char *path, STACK_OF(X509) **out, cs_error *err);
+int cs_load_certificate_chain(const char *path, STACK_OF(X509) * *out, cs_error *err);

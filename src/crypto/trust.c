@@ -30,8 +30,7 @@ static int add_key(cs_trust *trust, const char *key_id, const char *name, const 
                    cs_error *err)
 {
     if (trust->nkeys >= CS_TRUST_MAX_KEYS)
-        return cs_error_set(err, E2BIG, "%s: more than %d trusted keys", source,
-                            CS_TRUST_MAX_KEYS);
+        return cs_error_set(err, E2BIG, "%s: more than %d trusted keys", source, CS_TRUST_MAX_KEYS);
     cs_trust_key *keys = realloc(trust->keys, (trust->nkeys + 1) * sizeof(*keys));
     if (!keys)
         return cs_error_set(err, ENOMEM, "out of memory");
@@ -138,8 +137,8 @@ int cs_trust_load_file(cs_trust *trust, const char *path, bool missing_ok, cs_er
     json_array_foreach(cas, i, entry)
     {
         if (!json_is_string(entry))
-            return cs_error_set(err, EINVAL, "%s: ca_certificates[%zu] must be a string path",
-                                path, i);
+            return cs_error_set(err, EINVAL, "%s: ca_certificates[%zu] must be a string path", path,
+                                i);
         const char *ca = json_string_value(entry);
         char full[4096];
         if (ca[0] == '/')

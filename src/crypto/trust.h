@@ -28,7 +28,7 @@ typedef struct cs_trust_key {
 typedef struct cs_trust {
     cs_trust_key *keys;
     size_t nkeys;
-    STACK_OF(X509) *cas;
+    STACK_OF(X509) * cas;
     char description[512]; /* where the trust came from, for messages */
 } cs_trust;
 

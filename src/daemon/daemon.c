@@ -453,8 +453,7 @@ static void instance_exited(app_instance *a, int wait_status)
         daemon_log("%s (instance %s) was ended by signal %d (%s)", a->app_id, a->instance_id,
                    WTERMSIG(wait_status), strsignal(WTERMSIG(wait_status)));
     else
-        daemon_log("%s (instance %s) exited with status %d", a->app_id, a->instance_id,
-                   a->status);
+        daemon_log("%s (instance %s) exited with status %d", a->app_id, a->instance_id, a->status);
     if (a->launched) {
         cs_launch_free(&a->launch);
         a->launched = false;
@@ -462,8 +461,8 @@ static void instance_exited(app_instance *a, int wait_status)
     while (a->stop_waiters) {
         client *c = a->stop_waiters;
         a->stop_waiters = c->next_waiter;
-        client_send(c, json_pack("{s:b, s:s, s:i}", "ok", 1, "stopped", a->app_id, "status",
-                                 a->status));
+        client_send(
+            c, json_pack("{s:b, s:s, s:i}", "ok", 1, "stopped", a->app_id, "status", a->status));
     }
     if (a->restart_on_failure && !a->stopping && !d.shutting_down && a->status != 0 &&
         a->restarts < MAX_RESTARTS) {
@@ -592,7 +591,8 @@ static void handle_ps(client *c)
                                  "restarts", a->restarts);
         if (a->running) {
             json_object_set_new(item, "pid", json_integer(a->sandbox.pid));
-            json_object_set_new(item, "uptime_seconds", json_integer((json_int_t)(now - a->started)));
+            json_object_set_new(item, "uptime_seconds",
+                                json_integer((json_int_t)(now - a->started)));
             json_object_set_new(item, "memory_bytes",
                                 json_integer((json_int_t)rss_of_tree(a->sandbox.pid, 0)));
         } else {
@@ -800,7 +800,7 @@ static int listen_control(cs_error *err)
     if (stat(dir, &st) == 0 && (st.st_mode & 077) != 0)
         chmod(dir, 0700);
 
-    /* A socket that answers belongs to a running daemon; one that does not
+    /* A socket that accepts a connection belongs to a running daemon; one that does not
      * is left over from a daemon that was killed. */
     int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
@@ -811,8 +811,7 @@ static int listen_control(cs_error *err)
     snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", d.socket_path);
     if (probe >= 0 && connect(probe, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
         close(probe);
-        return cs_error_set(err, EADDRINUSE, "another cashstoryd is running on %s",
-                            d.socket_path);
+        return cs_error_set(err, EADDRINUSE, "another cashstoryd is running on %s", d.socket_path);
     }
     if (probe >= 0)
         close(probe);
@@ -853,10 +852,10 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     static const struct option options[] = {
-        {"socket", required_argument, NULL, 's'},  {"store", required_argument, NULL, 'd'},
-        {"trust", required_argument, NULL, 't'},   {"trusted-key", required_argument, NULL, 'k'},
-        {"policy", required_argument, NULL, 'p'},  {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'v'},       {NULL, 0, NULL, 0},
+        {"socket", required_argument, NULL, 's'}, {"store", required_argument, NULL, 'd'},
+        {"trust", required_argument, NULL, 't'},  {"trusted-key", required_argument, NULL, 'k'},
+        {"policy", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'v'},      {NULL, 0, NULL, 0},
     };
     const char *socket_path = NULL;
     d.store = getenv("CASHSTORY_STORE");

@@ -127,8 +127,9 @@ static int verify_app(const cs_launch_request *r, cs_launch *l, cs_error *err)
             }
         }
         if (r->log)
-            return cs_error_set(err, -rc, "%s failed verification and was not started (%zu "
-                                          "problem%s above)",
+            return cs_error_set(err, -rc,
+                                "%s failed verification and was not started (%zu "
+                                "problem%s above)",
                                 target, l->verified.report.count,
                                 l->verified.report.count == 1 ? "" : "s");
         return cs_error_prefix(err, "%s failed verification and was not started", target);
@@ -179,8 +180,8 @@ static int build_identity(const cs_launch_request *r, cs_launch *l, cs_error *er
         json_object_set_new(id, "packageDigest", json_null());
     } else {
         const cs_signer *s = &l->verified.signer;
-        json_t *pub = json_pack("{s:s, s:s}", "type", s->type == CS_SIGNER_X509 ? "x509" : "ed25519",
-                                "keyId", s->key_id);
+        json_t *pub = json_pack("{s:s, s:s}", "type",
+                                s->type == CS_SIGNER_X509 ? "x509" : "ed25519", "keyId", s->key_id);
         if (s->type == CS_SIGNER_X509)
             json_object_set_new(pub, "subject", json_string(s->subject));
         json_object_set_new(id, "publisher", pub);
@@ -219,8 +220,8 @@ int cs_launch_prepare(const cs_launch_request *r, cs_launch *l, cs_error *err)
     memset(l, 0, sizeof(*l));
     int rc;
     if (r->napp_args > CS_LAUNCH_MAX_ARGS)
-        return cs_error_set(err, E2BIG, "%zu arguments for the app; the limit is %d",
-                            r->napp_args, CS_LAUNCH_MAX_ARGS);
+        return cs_error_set(err, E2BIG, "%zu arguments for the app; the limit is %d", r->napp_args,
+                            CS_LAUNCH_MAX_ARGS);
     if (r->dev && !cs_policy_developer_mode(r->policy))
         return cs_error_set(err, EPERM,
                             "developer mode is not allowed by policy %s (field 'developer_mode')",
@@ -284,12 +285,14 @@ int cs_launch_prepare(const cs_launch_request *r, cs_launch *l, cs_error *err)
     uid_t host_uid;
     gid_t host_gid;
     cs_sandbox_host_ids(l->manifest.id, &host_uid, &host_gid);
-    step(r, "identity: app user %d in the sandbox is uid %u, gid %u on the host (read-write grants "
-            "must be writable by it)",
+    step(r,
+         "identity: app user %d in the sandbox is uid %u, gid %u on the host (read-write grants "
+         "must be writable by it)",
          CS_SANDBOX_APP_UID, (unsigned)host_uid, (unsigned)host_gid);
-    step(r, "policy: %s", cs_policy_has_entry(r->policy, l->manifest.id)
-                              ? "an entry for this app applies"
-                              : "no entry for this app; the \"*\" entry or the defaults apply");
+    step(r, "policy: %s",
+         cs_policy_has_entry(r->policy, l->manifest.id)
+             ? "an entry for this app applies"
+             : "no entry for this app; the \"*\" entry or the defaults apply");
     if (perms && json_object_get(perms, "net"))
         step(r, "net: requested, but network access is not supported yet; the app has none");
     if (l->manifest.windows)

@@ -19,18 +19,18 @@
 #define CS_LAUNCH_MAX_ARGS 256
 
 typedef struct cs_launch_request {
-    const char *target;          /* app id, .csa file, or folder with dev */
-    bool dev;                    /* run an unsigned folder */
-    const char *store;           /* store folder */
+    const char *target; /* app id, .csa file, or folder with dev */
+    bool dev;           /* run an unsigned folder */
+    const char *store;  /* store folder */
     const cs_trust *trust;
     const cs_policy *policy;
-    const char *home;            /* "~" in grants, or NULL */
-    char *const *app_args;       /* arguments for the app */
+    const char *home;      /* "~" in grants, or NULL */
+    char *const *app_args; /* arguments for the app */
     size_t napp_args;
-    bool bus;                    /* the app gets a bus socket (started by the daemon) */
-    const char *instance_id;     /* for the bus identity; required with bus */
-    FILE *log;                   /* verification problems, and steps when verbose; or NULL */
-    bool verbose;                /* log each step with its time */
+    bool bus;                /* the app gets a bus socket (started by the daemon) */
+    const char *instance_id; /* for the bus identity; required with bus */
+    FILE *log;               /* verification problems, and steps when verbose; or NULL */
+    bool verbose;            /* log each step with its time */
     const struct timespec *log_start;
 } cs_launch_request;
 

@@ -135,8 +135,9 @@ int cs_archive_next(cs_archive_reader *r, cs_archive_entry *entry, cs_error *err
         return cs_error_set(err, CS_EVERIFY, "archive entry '%s' is a hard link", r->path);
     mode_t type = archive_entry_filetype(ae);
     if (type != AE_IFREG)
-        return cs_error_set(err, CS_EVERIFY, "archive entry '%s' is %s; packages hold only regular files",
-                            r->path, type_name(type));
+        return cs_error_set(err, CS_EVERIFY,
+                            "archive entry '%s' is %s; packages hold only regular files", r->path,
+                            type_name(type));
     if (archive_entry_sparse_count(ae) > 0)
         return cs_error_set(err, CS_EVERIFY, "archive entry '%s' is a sparse file", r->path);
     unsigned mode = (unsigned)archive_entry_perm(ae);
@@ -148,9 +149,9 @@ int cs_archive_next(cs_archive_reader *r, cs_archive_entry *entry, cs_error *err
         return cs_error_set(err, CS_EVERIFY, "archive entry '%s' has no size", r->path);
     uint64_t size = (uint64_t)archive_entry_size(ae);
     if (size > CS_FILE_MAX_BYTES)
-        return cs_error_set(err, CS_EVERIFY, "archive entry '%s' is %llu bytes, over the limit of %llu",
-                            r->path, (unsigned long long)size,
-                            (unsigned long long)CS_FILE_MAX_BYTES);
+        return cs_error_set(err, CS_EVERIFY,
+                            "archive entry '%s' is %llu bytes, over the limit of %llu", r->path,
+                            (unsigned long long)size, (unsigned long long)CS_FILE_MAX_BYTES);
     r->total += size;
     if (r->total > CS_PACKAGE_MAX_BYTES)
         return cs_error_set(err, CS_EVERIFY, "the archive expands past the limit of %llu bytes",

@@ -62,8 +62,7 @@ static int parse_signer(json_t *root, cs_index *out, cs_error *err)
         return 0;
     }
     if (strcmp(type, "x509") == 0) {
-        static const char *const keys[] = {"type", "key_id", "subject", "certificate_sha256",
-                                           NULL};
+        static const char *const keys[] = {"type", "key_id", "subject", "certificate_sha256", NULL};
         if ((rc = cs_json_check_keys(signer, keys, where, err)) < 0)
             return rc;
         const char *subject, *cert;
@@ -159,7 +158,7 @@ int cs_index_parse(const void *data, size_t len, cs_index *out, cs_error *err)
     if (!json_is_object(root))
         return cs_error_set(err, EINVAL, WHERE ": the top level must be an object");
     static const char *const keys[] = {"format", "app", "manifest_sha256", "signer", "created",
-                                       "files", NULL};
+                                       "files",  NULL};
     if ((rc = cs_json_check_keys(root, keys, WHERE, err)) < 0)
         return rc;
 
@@ -181,8 +180,8 @@ int cs_index_parse(const void *data, size_t len, cs_index *out, cs_error *err)
     if (cs_app_id_check(id, &inner) < 0)
         return cs_error_set(err, EINVAL, WHERE ": field 'app.id': %s", inner.message);
     if (!cs_semver_valid(version))
-        return cs_error_set(err, EINVAL, WHERE ": field 'app.version': '%s' is not a semantic version",
-                            version);
+        return cs_error_set(err, EINVAL,
+                            WHERE ": field 'app.version': '%s' is not a semantic version", version);
     if ((rc = cs_json_get_string(root, "created", false, WHERE, &created, err)) < 0)
         return rc;
     if (!valid_timestamp(created))
@@ -221,7 +220,7 @@ int cs_index_parse(const void *data, size_t len, cs_index *out, cs_error *err)
         if (i > 0 && strcmp(out->files[i - 1].path, out->files[i].path) >= 0) {
             rc = cs_error_set(err, EINVAL,
                               WHERE ": files[%zu] '%s' is a duplicate or out of order "
-                              "(paths must be unique and sorted)",
+                                    "(paths must be unique and sorted)",
                               i, out->files[i].path);
             goto fail;
         }
@@ -303,8 +302,7 @@ char *cs_index_serialize(const cs_index *index)
     /* json_pack and json_string return NULL for strings that are not UTF-8;
      * an index with a field missing must never be produced. */
     bool complete = json_object_size(root) == 6 && json_object_get(root, "signer") &&
-                    json_object_get(root, "app") &&
-                    json_array_size(files) == index->nfiles;
+                    json_object_get(root, "app") && json_array_size(files) == index->nfiles;
     for (size_t i = 0; complete && i < index->nfiles; i++)
         complete = json_array_get(files, i) != NULL;
     char *text = complete ? cs_json_dump_canonical(root) : NULL;

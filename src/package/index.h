@@ -38,9 +38,9 @@ typedef struct cs_index {
     uint8_t manifest_sha256[CS_SHA256_LEN];
     cs_signer_type signer_type;
     char signer_key_id[CS_KEY_ID_HEX_LEN + 1];
-    char *signer_subject;                 /* X.509 only, else NULL */
-    char signer_cert_sha256[65];          /* X.509 only, else empty */
-    cs_index_file *files;                 /* sorted by path, byte order */
+    char *signer_subject;        /* X.509 only, else NULL */
+    char signer_cert_sha256[65]; /* X.509 only, else empty */
+    cs_index_file *files;        /* sorted by path, byte order */
     size_t nfiles;
     uint64_t total_size;
 } cs_index;

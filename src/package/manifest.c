@@ -86,8 +86,9 @@ static int check_package_path(const char *field, const char *value, cs_error *er
     if (cs_path_check(value, &inner) < 0)
         return cs_error_set(err, EINVAL, "%s: field '%s': %s", WHERE, field, inner.message);
     if (cs_path_is_reserved(value))
-        return cs_error_set(err, EINVAL, "%s: field '%s': '%s' is inside the reserved folder .cashstory",
-                            WHERE, field, value);
+        return cs_error_set(err, EINVAL,
+                            "%s: field '%s': '%s' is inside the reserved folder .cashstory", WHERE,
+                            field, value);
     return 0;
 }
 
@@ -189,8 +190,7 @@ static int check_string_list(json_t *list, const char *field, bool (*valid)(cons
         return cs_error_set(err, EINVAL, "%s: field '%s' must be an array, not %s", WHERE, field,
                             cs_json_type_name(list));
     if (json_array_size(list) > 1024)
-        return cs_error_set(err, EINVAL, "%s: field '%s' has more than 1024 entries", WHERE,
-                            field);
+        return cs_error_set(err, EINVAL, "%s: field '%s' has more than 1024 entries", WHERE, field);
     size_t i;
     json_t *item;
     json_array_foreach(list, i, item)
@@ -200,8 +200,8 @@ static int check_string_list(json_t *list, const char *field, bool (*valid)(cons
                                 field, i, cs_json_type_name(item));
         const char *value = json_string_value(item);
         if (strlen(value) != json_string_length(item) || !valid(value))
-            return cs_error_set(err, EINVAL, "%s: field '%s[%zu]': '%s' is not %s", WHERE, field,
-                                i, value, expected);
+            return cs_error_set(err, EINVAL, "%s: field '%s[%zu]': '%s' is not %s", WHERE, field, i,
+                                value, expected);
     }
     return 0;
 }
@@ -247,8 +247,9 @@ static int check_permissions(json_t *perms, cs_error *err)
     json_t *bus = json_object_get(perms, "bus");
     if (bus) {
         if (!json_is_object(bus))
-            return cs_error_set(err, EINVAL, "%s: field 'permissions.bus' must be an object, not %s",
-                                WHERE, cs_json_type_name(bus));
+            return cs_error_set(err, EINVAL,
+                                "%s: field 'permissions.bus' must be an object, not %s", WHERE,
+                                cs_json_type_name(bus));
         static const char *const bus_keys[] = {"publish", "subscribe", NULL};
         rc = cs_json_check_keys(bus, bus_keys, WHERE ": field 'permissions.bus'", err);
         if (rc < 0)
@@ -298,8 +299,8 @@ static int check_windows(json_t *windows, cs_error *err)
         if (!json_is_object(win))
             return cs_error_set(err, EINVAL, "%s must be an object, not %s", where,
                                 cs_json_type_name(win));
-        static const char *const keys[] = {"id", "url", "title", "width", "height", "resizable",
-                                           NULL};
+        static const char *const keys[] = {"id",     "url",       "title", "width",
+                                           "height", "resizable", NULL};
         int rc = cs_json_check_keys(win, keys, where, err);
         if (rc < 0)
             return rc;
@@ -338,8 +339,7 @@ int cs_manifest_parse(const void *data, size_t len, cs_manifest *out, cs_error *
 {
     memset(out, 0, sizeof(*out));
     if (len > CS_MANIFEST_MAX)
-        return cs_error_set(err, EFBIG, "%s: file is larger than %d bytes", WHERE,
-                            CS_MANIFEST_MAX);
+        return cs_error_set(err, EFBIG, "%s: file is larger than %d bytes", WHERE, CS_MANIFEST_MAX);
     json_t *root = NULL;
     int rc = cs_json_parse(data, len, WHERE, &root, err);
     if (rc < 0)
@@ -350,9 +350,8 @@ int cs_manifest_parse(const void *data, size_t len, cs_manifest *out, cs_error *
                           cs_json_type_name(root));
         goto fail;
     }
-    static const char *const keys[] = {"id",          "name",     "version", "main",
-                                       "description", "runtime",  "permissions", "windows",
-                                       NULL};
+    static const char *const keys[] = {"id",      "name",        "version", "main", "description",
+                                       "runtime", "permissions", "windows", NULL};
     if ((rc = cs_json_check_keys(root, keys, WHERE, err)) < 0)
         goto fail;
 

@@ -35,8 +35,7 @@ static void file_list_free(file_list *list)
 
 /* Collect the regular files below dirfd. Links, devices, FIFOs, sockets and
  * setuid or setgid files are errors, because a package cannot carry them. */
-static int collect(int dirfd, const char *prefix, const char *root, file_list *list,
-                   cs_error *err)
+static int collect(int dirfd, const char *prefix, const char *root, file_list *list, cs_error *err)
 {
     int fd = dup(dirfd);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -107,13 +106,12 @@ static int collect(int dirfd, const char *prefix, const char *root, file_list *l
             break;
         }
         if ((uint64_t)sb.st_size > CS_FILE_MAX_BYTES) {
-            rc = cs_error_set(err, EFBIG, "%s/%s is larger than the limit of %llu bytes", root,
-                              rel, (unsigned long long)CS_FILE_MAX_BYTES);
+            rc = cs_error_set(err, EFBIG, "%s/%s is larger than the limit of %llu bytes", root, rel,
+                              (unsigned long long)CS_FILE_MAX_BYTES);
             break;
         }
         if (list->count >= CS_INDEX_MAX_FILES) {
-            rc = cs_error_set(err, E2BIG, "%s holds more than %d files", root,
-                              CS_INDEX_MAX_FILES);
+            rc = cs_error_set(err, E2BIG, "%s holds more than %d files", root, CS_INDEX_MAX_FILES);
             break;
         }
         if (list->count == list->cap) {
@@ -166,9 +164,8 @@ static int creation_time(int64_t newest_mtime, int64_t *out, cs_error *err)
         errno = 0;
         long long v = strtoll(sde, &end, 10);
         if (errno || *end || v < 0 || v > 253402300799LL)
-            return cs_error_set(err, EINVAL,
-                                "SOURCE_DATE_EPOCH '%s' is not a number of seconds since 1970",
-                                sde);
+            return cs_error_set(
+                err, EINVAL, "SOURCE_DATE_EPOCH '%s' is not a number of seconds since 1970", sde);
         *out = v;
         return 0;
     }
@@ -237,7 +234,7 @@ static int write_blob(cs_archive_writer *w, const char *path, const void *data, 
 typedef struct signing {
     EVP_PKEY *key;
     X509 *cert;
-    STACK_OF(X509) *chain;
+    STACK_OF(X509) * chain;
     cs_signer signer;
 } signing;
 
@@ -366,7 +363,8 @@ int cs_pack(const cs_pack_options *o, cs_pack_result *result, cs_error *err)
     }
     for (size_t i = 0; !missing_field && manifest.windows && i < json_array_size(manifest.windows);
          i++) {
-        const char *url = json_string_value(json_object_get(json_array_get(manifest.windows, i), "url"));
+        const char *url =
+            json_string_value(json_object_get(json_array_get(manifest.windows, i), "url"));
         if (!cs_index_find(&index, url)) {
             missing_field = "windows[].url";
             missing_path = url;
@@ -381,8 +379,8 @@ int cs_pack(const cs_pack_options *o, cs_pack_result *result, cs_error *err)
     uint8_t manifest_digest[CS_SHA256_LEN];
     cs_sha256(manifest_data, manifest_len, manifest_digest);
     if (!mf || !cs_digest_equal(mf->sha256, manifest_digest)) {
-        rc = cs_error_set(err, EAGAIN, "%s/%s changed while it was being packed; try again",
-                          o->dir, CS_MANIFEST_NAME);
+        rc = cs_error_set(err, EAGAIN, "%s/%s changed while it was being packed; try again", o->dir,
+                          CS_MANIFEST_NAME);
         goto out;
     }
     memcpy(index.manifest_sha256, manifest_digest, CS_SHA256_LEN);

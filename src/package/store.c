@@ -70,8 +70,8 @@ static void collect_garbage(store *s)
     while ((app = readdir(apps)) != NULL) {
         if (app->d_name[0] == '.')
             continue;
-        int app_fd = openat(s->apps_fd, app->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                                          O_CLOEXEC);
+        int app_fd =
+            openat(s->apps_fd, app->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (app_fd < 0)
             continue;
         char current[NAME_MAX + 1] = "", previous[NAME_MAX + 1] = "";

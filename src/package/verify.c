@@ -122,8 +122,8 @@ static void report_digest_mismatch(cs_verify_result *res, const cs_index_file *f
     char got[CS_SHA256_HEX_LEN + 1], want[CS_SHA256_HEX_LEN + 1];
     cs_hex_encode(actual, CS_SHA256_LEN, got);
     cs_hex_encode(file->sha256, CS_SHA256_LEN, want);
-    cs_report_add(&res->report, "file '%s' has SHA-256 %s but the signed index says %s",
-                  file->path, got, want);
+    cs_report_add(&res->report, "file '%s' has SHA-256 %s but the signed index says %s", file->path,
+                  got, want);
 }
 
 /* ---- archives ---------------------------------------------------------- */
@@ -285,9 +285,9 @@ static int verify_archive_reader(cs_archive_reader *ar, const cs_trust *trust, i
     }
     rc = cs_archive_next(ar, &entry, &e);
     if (rc <= 0 || strcmp(entry.path, CS_META_SIGNATURE) != 0) {
-        cs_report_add(&res->report, "%s", rc < 0 ? e.message
-                                                 : "the archive has no " CS_META_SIGNATURE
-                                                   " after the index");
+        cs_report_add(&res->report, "%s",
+                      rc < 0 ? e.message
+                             : "the archive has no " CS_META_SIGNATURE " after the index");
         return finish(res, err);
     }
     sig_len = (size_t)entry.size;
@@ -425,8 +425,8 @@ typedef struct walk_state {
     size_t entries;
 } walk_state;
 
-static const char *const known_metadata[] = {"index.json", "index.sig", "signer.pub",
-                                             "origin.json", NULL};
+static const char *const known_metadata[] = {"index.json", "index.sig", "signer.pub", "origin.json",
+                                             NULL};
 
 static bool is_known_metadata(const char *name)
 {
@@ -468,8 +468,8 @@ static int walk(int dirfd, const char *prefix, walk_state *st, cs_error *err)
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         if (++st->entries > WALK_MAX_ENTRIES) {
-            rc = cs_error_set(err, E2BIG, "the folder holds more than %d entries",
-                              WALK_MAX_ENTRIES);
+            rc =
+                cs_error_set(err, E2BIG, "the folder holds more than %d entries", WALK_MAX_ENTRIES);
             break;
         }
         char rel[CS_PATH_MAX + 1];
@@ -550,9 +550,9 @@ static void check_metadata_folder(int package_fd, cs_verify_result *res)
 }
 
 typedef struct file_check {
-    int error;        /* errno, 0 when the file could be read */
-    uint64_t size;    /* actual size */
-    mode_t mode;      /* actual mode */
+    int error;     /* errno, 0 when the file could be read */
+    uint64_t size; /* actual size */
+    mode_t mode;   /* actual mode */
     uint8_t digest[CS_SHA256_LEN];
     bool hashed;
 } file_check;
@@ -618,8 +618,8 @@ static void *hash_worker(void *arg)
 /* Hash every file of the index on one thread per online CPU (up to 16)
  * while the calling thread walks the folder, then let the calling thread
  * help with what is left. */
-static int hash_and_walk(int dirfd, const cs_index *index, file_check *checks,
-                         walk_state *walk_st, cs_error *err)
+static int hash_and_walk(int dirfd, const cs_index *index, file_check *checks, walk_state *walk_st,
+                         cs_error *err)
 {
     hash_job job = {.dirfd = dirfd, .index = index, .checks = checks};
     atomic_init(&job.next, 0);
@@ -683,8 +683,8 @@ int cs_verify_dir(const char *path, const cs_trust *trust, cs_verify_result *res
     if (read_meta(dirfd, CS_META_INDEX, CS_INDEX_MAX_BYTES, false, &index_data, &index_len, res) <
             0 ||
         read_meta(dirfd, CS_META_SIGNATURE, CS_SIGNATURE_MAX, false, &sig, &sig_len, res) < 0 ||
-        read_meta(dirfd, CS_META_SIGNER_KEY, CS_KEY_FILE_MAX, true, &signer_pem, &signer_len,
-                  res) < 0)
+        read_meta(dirfd, CS_META_SIGNER_KEY, CS_KEY_FILE_MAX, true, &signer_pem, &signer_len, res) <
+            0)
         return finish(res, err);
     if (check_signed_index(index_data, index_len, sig, sig_len, signer_pem, signer_len, trust,
                            res) < 0)
@@ -716,9 +716,8 @@ int cs_verify_dir(const char *path, const cs_trust *trust, cs_verify_result *res
             continue;
         }
         if (c->size != file->size) {
-            cs_report_add(&res->report,
-                          "file '%s' is %llu bytes but the signed index says %llu", file->path,
-                          (unsigned long long)c->size, (unsigned long long)file->size);
+            cs_report_add(&res->report, "file '%s' is %llu bytes but the signed index says %llu",
+                          file->path, (unsigned long long)c->size, (unsigned long long)file->size);
             continue;
         }
         res->files_checked++;
@@ -732,7 +731,8 @@ int cs_verify_dir(const char *path, const cs_trust *trust, cs_verify_result *res
                           file->path);
         bool executable = (c->mode & 0111) != 0;
         if (executable != (file->mode == 0755))
-            cs_report_add(&res->report, "file '%s' is %sexecutable but the signed index says mode %04o",
+            cs_report_add(&res->report,
+                          "file '%s' is %sexecutable but the signed index says mode %04o",
                           file->path, executable ? "" : "not ", file->mode);
     }
 

@@ -45,5 +45,4 @@ int cs_verify_archive_memory(const void *data, size_t len, const cs_trust *trust
 /* Verify the unpacked package folder at path: signature, trust, every file's
  * size, digest and executable bit, and no file that the index does not list.
  * Files are hashed in parallel, one thread per online CPU up to 16. */
-int cs_verify_dir(const char *path, const cs_trust *trust, cs_verify_result *result,
-                  cs_error *err);
+int cs_verify_dir(const char *path, const cs_trust *trust, cs_verify_result *result, cs_error *err);

@@ -42,8 +42,9 @@ static int check_app_entry(const char *path, const char *id, json_t *entry, cs_e
                 (rc = cs_json_get_string(grant, "access", false, gwhere, &access, err)) < 0)
                 return rc;
             if (gpath[0] != '/' && strncmp(gpath, "~/", 2) != 0)
-                return cs_error_set(err, EINVAL, "%s.path: '%s' must be absolute or start with '~/'",
-                                    gwhere, gpath);
+                return cs_error_set(err, EINVAL,
+                                    "%s.path: '%s' must be absolute or start with '~/'", gwhere,
+                                    gpath);
             if (strstr(gpath, "/../") || strstr(gpath, "/./") ||
                 (strlen(gpath) >= 3 && strcmp(gpath + strlen(gpath) - 3, "/..") == 0))
                 return cs_error_set(err, EINVAL, "%s.path: '%s' contains '.' or '..'", gwhere,
@@ -69,8 +70,8 @@ static int check_app_entry(const char *path, const char *id, json_t *entry, cs_e
             size_t i;
             json_t *item;
             if (!json_is_array(list))
-                return cs_error_set(err, EINVAL, "%s.%s must be an array of topic patterns",
-                                    bwhere, key);
+                return cs_error_set(err, EINVAL, "%s.%s must be an array of topic patterns", bwhere,
+                                    key);
             json_array_foreach(list, i, item)
             {
                 if (!json_is_string(item) || json_string_length(item) == 0 ||

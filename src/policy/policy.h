@@ -38,7 +38,7 @@ bool cs_policy_developer_mode(const cs_policy *policy);
 
 /* One decision about a requested file-system path, for logs and messages. */
 typedef struct cs_policy_fs_decision {
-    char path[1024];  /* expanded host path */
+    char path[1024]; /* expanded host path */
     bool granted;
     bool writable;
     bool requested_write;

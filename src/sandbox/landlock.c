@@ -32,8 +32,7 @@ struct ruleset_attr {
      LANDLOCK_ACCESS_FS_MAKE_SYM | LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |   \
      LANDLOCK_ACCESS_FS_REFER | ACCESS_FS_TRUNCATE)
 
-static int add_rule(int ruleset, const char *path, uint64_t access, uint64_t handled,
-                    cs_error *err)
+static int add_rule(int ruleset, const char *path, uint64_t access, uint64_t handled, cs_error *err)
 {
     int fd = open(path, O_PATH | O_CLOEXEC);
     if (fd < 0) {
@@ -97,8 +96,8 @@ int cs_sandbox_setup_landlock(const cs_sandbox_config *config, bool verbose, cs_
     uint64_t handled = attr.handled_access_fs;
     uint64_t exec_read = LANDLOCK_ACCESS_FS_EXECUTE | READ_ACCESS;
     int rc = 0;
-    static const char *const system_paths[] = {"/usr", "/bin", "/sbin", "/lib", "/lib32",
-                                               "/lib64", "/libx32", "/etc", NULL};
+    static const char *const system_paths[] = {"/usr",   "/bin",    "/sbin", "/lib", "/lib32",
+                                               "/lib64", "/libx32", "/etc",  NULL};
     for (const char *const *p = system_paths; rc == 0 && *p; p++)
         rc = add_rule(ruleset, *p, exec_read, handled, err);
     if (rc == 0)

@@ -182,9 +182,9 @@ int cs_sandbox_limits_apply(const cs_sandbox_config *c, pid_t child, cs_sandbox_
     }
     if (c->limits.cpu_percent && !s->cpu_done) {
         snprintf(value, sizeof(value), "%u", c->limits.cpu_percent * 1000);
-        s->cpu_done = try_cgroup_v1(c, child, "cpu", "cpu.cfs_period_us", "100000",
-                                    "cpu.cfs_quota_us", value, s->cgroup_v1_cpu,
-                                    sizeof(s->cgroup_v1_cpu));
+        s->cpu_done =
+            try_cgroup_v1(c, child, "cpu", "cpu.cfs_period_us", "100000", "cpu.cfs_quota_us", value,
+                          s->cgroup_v1_cpu, sizeof(s->cgroup_v1_cpu));
         if (s->cpu_done)
             append(s, "cpu", "cgroup v1");
     }

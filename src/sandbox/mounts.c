@@ -213,8 +213,7 @@ fail:
 
 void cs_sandbox_close_sources(cs_sandbox_sources *sources)
 {
-    int *fds[] = {&sources->usr, &sources->ld_cache, &sources->host, &sources->app,
-                  &sources->data};
+    int *fds[] = {&sources->usr, &sources->ld_cache, &sources->host, &sources->app, &sources->data};
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
         if (*fds[i] >= 0)
             close(*fds[i]);
@@ -252,8 +251,7 @@ int cs_sandbox_setup_mounts(const cs_sandbox_config *config, const cs_sandbox_so
     char tmp_options[64];
     snprintf(tmp_options, sizeof(tmp_options), "mode=1777,size=%llu",
              (unsigned long long)CS_SANDBOX_TMP_SIZE);
-    if (mount("tmpfs", NEW_ROOT "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, tmp_options) <
-        0)
+    if (mount("tmpfs", NEW_ROOT "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, tmp_options) < 0)
         return cs_error_errno(err, errno, "cannot mount the private /tmp");
 
     if ((rc = bind_fd(usr, "/usr", "/usr", false, 0, err)) < 0)

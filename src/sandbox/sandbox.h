@@ -64,15 +64,15 @@ typedef struct cs_sandbox_config {
     const char *data_dir; /* host path of the app's data folder */
     const cs_sandbox_grant *grants;
     size_t ngrants;
-    const char *host_binary;     /* host path of cashstory-app */
+    const char *host_binary;      /* host path of cashstory-app */
     const char *const *host_argv; /* arguments after the program name, paths as seen inside */
     cs_sandbox_limits limits;
     const int *keep_fds; /* descriptors passed on to the app host */
     size_t nkeep_fds;
-    int bus_fd; /* the app's end of its bus socket pair, shown as CS_SANDBOX_BUS_FD, or -1 */
+    int bus_fd;    /* the app's end of its bus socket pair, shown as CS_SANDBOX_BUS_FD, or -1 */
     int stdout_fd; /* standard output for the app, or -1 to keep the caller's */
     int stderr_fd; /* standard error for the app, or -1 to keep the caller's */
-    bool verbose; /* log each step on stderr */
+    bool verbose;  /* log each step on stderr */
     const struct timespec *log_start; /* CLOCK_MONOTONIC origin of logged times, or NULL */
 } cs_sandbox_config;
 

@@ -12,7 +12,7 @@ copy_example app
 "$CASHSTORY" pack app --key pub.key --out app.csa >/dev/null
 "$CASHSTORY" install app.csa --trusted-key pub.pub >/dev/null
 
-# The probe stands in for the app host, so an app can sleep or exit at will.
+# The probe replaces the app host, so an app can sleep or exit at will.
 export CASHSTORY_APP_HOST="$probe"
 
 start_daemon() {

@@ -149,8 +149,8 @@ static void check(const char *name, const char *arg)
     } else if (strcmp(name, "identity") == 0) {
         long cap_eff = status_field("CapEff"), cap_bnd = status_field("CapBnd");
         long nnp = status_field("NoNewPrivs"), seccomp = status_field("Seccomp");
-        result(getuid() == 1000 && geteuid() == 1000 && cap_eff == 0 && cap_bnd == 0 &&
-                   nnp == 1 && seccomp == 2,
+        result(getuid() == 1000 && geteuid() == 1000 && cap_eff == 0 && cap_bnd == 0 && nnp == 1 &&
+                   seccomp == 2,
                name, "uid %d euid %d CapEff %lx CapBnd %lx NoNewPrivs %ld Seccomp %ld",
                (int)getuid(), (int)geteuid(), cap_eff, cap_bnd, nnp, seccomp);
     } else if (strcmp(name, "signal_host") == 0) {

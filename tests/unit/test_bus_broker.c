@@ -126,8 +126,8 @@ static int setup(void **state)
     uv_loop_init(&fx->loop);
     fx->broker = cs_broker_new(&fx->loop, NULL, NULL);
     cs_bus_grants feed = {.publish = quotes, .npublish = 1};
-    cs_bus_grants blotter = {.publish = orders, .npublish = 1, .subscribe = quotes,
-                             .nsubscribe = 1};
+    cs_bus_grants blotter = {
+        .publish = orders, .npublish = 1, .subscribe = quotes, .nsubscribe = 1};
     cs_bus_grants none = {0};
     attach(fx, &fx->feed, "com.example.feed", "feed-1", &feed);
     attach(fx, &fx->blotter, "com.example.blotter", "blotter-1", &blotter);

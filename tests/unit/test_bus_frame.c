@@ -32,8 +32,8 @@ static void frame_round_trip(void **state)
 {
     (void)state;
     size_t len;
-    uint8_t *data = encode(CS_BUS_SEND, "quotes/EURUSD", "com.example.blotter", "{\"bid\":1.1}",
-                           &len);
+    uint8_t *data =
+        encode(CS_BUS_SEND, "quotes/EURUSD", "com.example.blotter", "{\"bid\":1.1}", &len);
     assert_int_equal(len, CS_BUS_HEADER_SIZE + 13 + 19 + 11);
     assert_memory_equal(data, "CS\x01\x04", 4);
     cs_bus_frame f;
@@ -144,9 +144,8 @@ static void encode_rejects_oversized(void **state)
     assert_non_null(big);
     memset(big, 'a', CS_BUS_TOPIC_MAX + 1);
     big[CS_BUS_TOPIC_MAX + 1] = '\0';
-    cs_bus_frame f = {.type = CS_BUS_PUBLISH,
-                      .topic = (const uint8_t *)big,
-                      .topic_len = CS_BUS_TOPIC_MAX + 1};
+    cs_bus_frame f = {
+        .type = CS_BUS_PUBLISH, .topic = (const uint8_t *)big, .topic_len = CS_BUS_TOPIC_MAX + 1};
     uint8_t *out = NULL;
     size_t len;
     cs_error err = {0};

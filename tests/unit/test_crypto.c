@@ -48,9 +48,8 @@ static void domain_separation_enforced(void **state)
     uint8_t sig[CS_ED25519_SIG_LEN];
     cs_error err = {0};
     const char msg[] = "metadata";
-    assert_int_equal(cs_sign_ed25519(key, "CashStory repository metadata v1", msg, sizeof(msg), sig,
-                                     &err),
-                     0);
+    assert_int_equal(
+        cs_sign_ed25519(key, "CashStory repository metadata v1", msg, sizeof(msg), sig, &err), 0);
     cs_trust trust;
     cs_trust_init(&trust);
     cs_signer signer;
@@ -198,9 +197,9 @@ static void digests_and_hex(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(ed25519_round_trip),  cmocka_unit_test(domain_separation_enforced),
+        cmocka_unit_test(ed25519_round_trip),     cmocka_unit_test(domain_separation_enforced),
         cmocka_unit_test(tampered_data_rejected), cmocka_unit_test(generated_key_files),
-        cmocka_unit_test(trust_file_errors),   cmocka_unit_test(digests_and_hex),
+        cmocka_unit_test(trust_file_errors),      cmocka_unit_test(digests_and_hex),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,16 +31,16 @@ static char *index_with(const char *files, const char *extra)
 }
 
 #define FILE_ENTRY(path, size, mode)                                                               \
-    "{\"path\": \"" path "\", \"size\": " #size ", \"sha256\": \"" ZERO_HEX "\", \"mode\": \"" mode \
-    "\"}"
+    "{\"path\": \"" path "\", \"size\": " #size ", \"sha256\": \"" ZERO_HEX                        \
+    "\", \"mode\": \"" mode "\"}"
 #define MANIFEST_ENTRY FILE_ENTRY("cashstory.json", 10, "0644")
 
 static void valid_index_parses(void **state)
 {
     (void)state;
-    char *text = index_with(MANIFEST_ENTRY ", " FILE_ENTRY("lib/a.js", 5, "0644") ", " FILE_ENTRY(
-                                "main.js", 7, "0755"),
-                            "");
+    char *text = index_with(
+        MANIFEST_ENTRY ", " FILE_ENTRY("lib/a.js", 5, "0644") ", " FILE_ENTRY("main.js", 7, "0755"),
+        "");
     cs_index idx;
     cs_error err = {0};
     assert_int_equal(cs_index_parse(text, strlen(text), &idx, &err), 0);
@@ -76,8 +76,8 @@ static const index_case bad_cases[] = {
     {FILE_ENTRY("main.js", 1, "0644") ", " MANIFEST_ENTRY, "", "duplicate or out of order"},
     {MANIFEST_ENTRY ", " FILE_ENTRY("lib", 1, "0644") ", " FILE_ENTRY("lib/a.js", 1, "0644"), "",
      "both a file and a folder"},
-    {MANIFEST_ENTRY ", " FILE_ENTRY("lib", 1, "0644") ", " FILE_ENTRY("lib-x", 1, "0644")
-         ", " FILE_ENTRY("lib/a.js", 1, "0644"),
+    {MANIFEST_ENTRY ", " FILE_ENTRY("lib", 1, "0644") ", " FILE_ENTRY(
+         "lib-x", 1, "0644") ", " FILE_ENTRY("lib/a.js", 1, "0644"),
      "", "both a file and a folder"},
     {MANIFEST_ENTRY ", " FILE_ENTRY("x.sh", 1, "4755"), "", "mode '4755'"},
     {MANIFEST_ENTRY ", " FILE_ENTRY("x", 1, "0600"), "", "mode '0600'"},

@@ -9,7 +9,9 @@
 
 #include <cmocka.h>
 
-#define BASE "\"id\": \"com.example.app\", \"name\": \"App\", \"version\": \"1.0.0\", \"main\": \"main.js\""
+#define BASE                                                                                       \
+    "\"id\": \"com.example.app\", \"name\": \"App\", \"version\": \"1.0.0\", \"main\": "           \
+    "\"main.js\""
 
 typedef struct manifest_case {
     const char *json;
@@ -33,7 +35,8 @@ static const manifest_case cases[] = {
     {"not json", "invalid JSON"},
     {"[]", "top level must be an object"},
     {"{" BASE ", \"id\": \"x.y\"}", "duplicate"},
-    {"{\"name\": \"App\", \"version\": \"1.0.0\", \"main\": \"main.js\"}", "missing required field 'id'"},
+    {"{\"name\": \"App\", \"version\": \"1.0.0\", \"main\": \"main.js\"}",
+     "missing required field 'id'"},
     {"{" BASE ", \"verison\": \"1\"}", "unknown field 'verison' (did you mean 'version'?)"},
     {"{\"id\": 5, \"name\": \"App\", \"version\": \"1.0.0\", \"main\": \"main.js\"}",
      "field 'id' must be a string, not integer"},
@@ -45,13 +48,16 @@ static const manifest_case cases[] = {
      "lowercase"},
     {"{\"id\": \"com..x\", \"name\": \"App\", \"version\": \"1.0.0\", \"main\": \"main.js\"}",
      "empty label"},
-    {"{\"id\": \"com.example.app\", \"name\": \"App\", \"version\": \"1.0\", \"main\": \"main.js\"}",
+    {"{\"id\": \"com.example.app\", \"name\": \"App\", \"version\": \"1.0\", \"main\": "
+     "\"main.js\"}",
      "field 'version': '1.0' is not a semantic version"},
     {"{\"id\": \"com.example.app\", \"name\": \"\", \"version\": \"1.0.0\", \"main\": \"main.js\"}",
      "field 'name' is empty"},
-    {"{\"id\": \"com.example.app\", \"name\": \"App\", \"version\": \"1.0.0\", \"main\": \"../x.js\"}",
+    {"{\"id\": \"com.example.app\", \"name\": \"App\", \"version\": \"1.0.0\", \"main\": "
+     "\"../x.js\"}",
      "field 'main'"},
-    {"{\"id\": \"com.example.app\", \"name\": \"App\", \"version\": \"1.0.0\", \"main\": \"/x.js\"}",
+    {"{\"id\": \"com.example.app\", \"name\": \"App\", \"version\": \"1.0.0\", \"main\": "
+     "\"/x.js\"}",
      "absolute"},
     {"{\"id\": \"com.example.app\", \"name\": \"App\", \"version\": \"1.0.0\","
      " \"main\": \".cashstory/index.json\"}",

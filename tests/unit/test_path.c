@@ -12,8 +12,9 @@ static void valid_paths_accepted(void **state)
 {
     (void)state;
     static const char *const ok[] = {
-        "a", "main.js", "lib/a.js", "node_modules/x/index.js", ".hidden", "a..b", "caf\xc3\xa9.js",
-        "...", "a/.b/c",
+        "a",       "main.js", "lib/a.js",       "node_modules/x/index.js",
+        ".hidden", "a..b",    "caf\xc3\xa9.js", "...",
+        "a/.b/c",
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         cs_error err = {0};
@@ -25,9 +26,9 @@ static void invalid_paths_rejected(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "",      "/etc/passwd", "../x",   "a/../b", "a/..",   ".",       "./a",    "a/./b",
-        "a//b",  "a/",          "a\\b",   "a\nb",   "a\x7f",  "\xff.js", "\xc0\xaf", "\xed\xa0\x80",
-        "a\tb",
+        "",      "/etc/passwd", "../x",     "a/../b",       "a/..", ".",
+        "./a",   "a/./b",       "a//b",     "a/",           "a\\b", "a\nb",
+        "a\x7f", "\xff.js",     "\xc0\xaf", "\xed\xa0\x80", "a\tb",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         cs_error err = {0};
