@@ -255,6 +255,9 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 
 /* ---- Writing -------------------------------------------------------------- */
 
+/* Bytes that may wait to be written to the broker. */
+#define BUS_QUEUE_MAX (16u * 1024 * 1024)
+
 static void on_write(uv_write_t *req, int status)
 {
     bus_write *write = (bus_write *)req;
@@ -266,9 +269,7 @@ static void on_write(uv_write_t *req, int status)
 }
 
 /* Queue one encoded frame. Returns 0, or a negative code after ending the
- * connection.
- * NOTE: the queue has no size limit, so an app that writes faster than the
- * broker reads grows its own memory until the sandbox's memory limit. */
+ * connection. The caller keeps the queue below BUS_QUEUE_MAX bytes. */
 static int queue_write(cs_app_host *host, uint8_t *data, size_t len)
 {
     bus_write *write = calloc(1, sizeof(*write));
@@ -446,6 +447,13 @@ static JSValueRef native_bus_send(JSContextRef ctx, JSObjectRef function, JSObje
                                api);
     if (bus->closing || !bus->pipe_ready)
         return cs_app_js_string(ctx, bus->close_reason);
+    /* An app that writes faster than the broker reads gets an error instead
+     * of growing its memory without bound. */
+    size_t queued = uv_stream_get_write_queue_size((uv_stream_t *)&host->bus.pipe);
+    if (queued + CS_BUS_HEADER_SIZE + topic_len + meta_len + payload_len > BUS_QUEUE_MAX)
+        return cs_app_js_throw(ctx, exception, "Error", "EAGAIN",
+                               "%s: %zu bytes are still waiting for the broker; try again later",
+                               api, queued);
 
     cs_bus_frame frame = {
         .type = (uint8_t)type,
