@@ -16,37 +16,8 @@ FRAMES="$CS_TMP/frames.jsonl"
 export LSAN_OPTIONS="suppressions=$CS_SOURCE_DIR/src/app/lsan.supp:print_suppressions=0"
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
 
-# expect_line NAME TEXT: check that $out has TEXT as a whole line.
-expect_line() {
-    if printf '%s\n' "$out" | grep -Fxq -- "$2"; then
-        pass "$1"
-    else
-        fail "$1 (no line '$2')"
-        printf '%s\n' "$out" | sed 's/^/    /'
-    fi
-}
 
-# expect_absent NAME PATTERN: check that $out does not match the extended regex.
-expect_absent() {
-    if printf '%s\n' "$out" | grep -Eq -- "$2"; then
-        fail "$1 (output matches '$2')"
-        printf '%s\n' "$out" | sed 's/^/    /'
-    else
-        pass "$1"
-    fi
-}
 
-# expect_count NAME COUNT PATTERN: check that COUNT lines of $out match.
-expect_count() {
-    local count
-    count=$(printf '%s\n' "$out" | grep -Ec -- "$3")
-    if [ "$count" -eq "$2" ]; then
-        pass "$1"
-    else
-        fail "$1 ($count lines match '$3', expected $2)"
-        printf '%s\n' "$out" | sed 's/^/    /'
-    fi
-}
 
 # expect_clean NAME: fail when the last output has a sanitizer or crash report.
 expect_clean() {

@@ -23,25 +23,7 @@ app_host() {
     timeout 60 "$APP_HOST" "$@"
 }
 
-# expect_line NAME TEXT: check that $out has TEXT as a whole line.
-expect_line() {
-    if printf '%s\n' "$out" | grep -Fxq -- "$2"; then
-        pass "$1"
-    else
-        fail "$1 (no line '$2')"
-        printf '%s\n' "$out" | sed 's/^/    /'
-    fi
-}
 
-# expect_absent NAME PATTERN: check that $out does not match the extended regex.
-expect_absent() {
-    if printf '%s\n' "$out" | grep -Eq -- "$2"; then
-        fail "$1 (output matches '$2')"
-        printf '%s\n' "$out" | sed 's/^/    /'
-    else
-        pass "$1"
-    fi
-}
 
 # expect_clean NAME: fail when the last output has a sanitizer or crash report.
 expect_clean() {

@@ -117,3 +117,35 @@ expect_store_unchanged() {
         fail "$1: no leftovers in the store's tmp folder (found: $leftovers)"
     fi
 }
+
+# expect_line NAME TEXT: check that $out has TEXT as a whole line.
+expect_line() {
+    if printf '%s\n' "$out" | grep -Fxq -- "$2"; then
+        pass "$1"
+    else
+        fail "$1 (no line '$2')"
+        printf '%s\n' "$out" | sed 's/^/    /'
+    fi
+}
+
+# expect_absent NAME PATTERN: check that $out does not match the extended regex.
+expect_absent() {
+    if printf '%s\n' "$out" | grep -Eq -- "$2"; then
+        fail "$1 (output matches '$2')"
+        printf '%s\n' "$out" | sed 's/^/    /'
+    else
+        pass "$1"
+    fi
+}
+
+# expect_count NAME COUNT PATTERN: check that COUNT lines of $out match.
+expect_count() {
+    local count
+    count=$(printf '%s\n' "$out" | grep -Ec -- "$3")
+    if [ "$count" -eq "$2" ]; then
+        pass "$1"
+    else
+        fail "$1 ($count lines match '$3', expected $2)"
+        printf '%s\n' "$out" | sed 's/^/    /'
+    fi
+}
