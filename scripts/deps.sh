@@ -7,7 +7,7 @@ cs_packages=(
     libssl-dev openssl libjansson-dev libarchive-dev libcmocka-dev
     libjavascriptcoregtk-4.1-dev libuv1-dev libseccomp-dev
     clang libclang-rt-14-dev
-    python3 tar strace util-linux
+    python3 tar strace util-linux procps passwd
 )
 
 # Node.js and npm only fetch and cross-check third-party JavaScript packages
