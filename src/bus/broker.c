@@ -35,6 +35,8 @@ struct cs_bus_conn {
     size_t nsubscribe;
     subscription *subs;
     uint64_t dropped;
+    size_t queued;  /* bytes and overhead of frames not written yet */
+    size_t pending; /* requests from this connection waiting for a response */
     bool closing;
     cs_bus_conn *next;
 };
@@ -53,7 +55,17 @@ struct cs_broker {
 typedef struct write_request {
     uv_write_t req;
     uint8_t *data;
+    cs_bus_conn *conn;
+    size_t cost;
 } write_request;
+
+/* What one queued frame costs beyond its bytes: the write request and the
+ * two allocations behind it. Counted so that many small frames cannot
+ * exceed the queue limit in memory while staying under it in bytes. */
+#define FRAME_OVERHEAD 128
+
+/* Requests one connection may have waiting for responses. */
+#define MAX_PENDING_PER_CONN 1024
 
 static void broker_log(cs_broker *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -146,6 +158,7 @@ static void on_written(uv_write_t *req, int status)
 {
     (void)status;
     write_request *w = (write_request *)req;
+    w->conn->queued -= w->cost;
     free(w->data);
     free(w);
 }
@@ -160,8 +173,8 @@ static int conn_write(cs_bus_conn *c, const cs_bus_frame *f, bool droppable)
 {
     if (c->closing)
         return -EPIPE;
-    size_t queued = uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe);
-    size_t size = CS_BUS_HEADER_SIZE + f->topic_len + f->meta_len + f->payload_len;
+    size_t queued = c->queued;
+    size_t size = CS_BUS_HEADER_SIZE + f->topic_len + f->meta_len + f->payload_len + FRAME_OVERHEAD;
     if (droppable && queued + size > CS_BROKER_QUEUE_MAX) {
         c->dropped++;
         c->broker->dropped++;
@@ -178,6 +191,8 @@ static int conn_write(cs_bus_conn *c, const cs_bus_frame *f, bool droppable)
         free(w);
         return -ENOMEM;
     }
+    w->conn = c;
+    w->cost = size;
     uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)len);
     int rc = uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1, on_written);
     if (rc < 0) {
@@ -185,6 +200,7 @@ static int conn_write(cs_bus_conn *c, const cs_bus_frame *f, bool droppable)
         free(w);
         return rc;
     }
+    c->queued += size;
     return 0;
 }
 
@@ -393,6 +409,10 @@ static cs_bus_conn *find_target(cs_bus_conn *from, const char *app_id, const cha
 static void handle_send(cs_bus_conn *c, const cs_bus_frame *f, const char *topic, bool request)
 {
     char target[CS_BUS_META_MAX + 1];
+    if (f->meta_len == 0 || memchr(f->meta, 0, f->meta_len)) {
+        send_error(c, f->id, "EINVAL", "the target app id is empty or contains a NUL byte");
+        return;
+    }
     memcpy(target, f->meta, f->meta_len);
     target[f->meta_len] = '\0';
     if (!granted(c->publish, c->npublish, topic)) {
@@ -414,6 +434,12 @@ static void handle_send(cs_bus_conn *c, const cs_bus_frame *f, const char *topic
             send_simple(c, CS_BUS_ACK, f->id);
         return;
     }
+    if (c->pending >= MAX_PENDING_PER_CONN) {
+        send_error(c, f->id, "EAGAIN",
+                   "%d requests are already waiting for responses; wait for some first",
+                   MAX_PENDING_PER_CONN);
+        return;
+    }
     pending_request *p = calloc(1, sizeof(*p));
     if (!p) {
         send_error(c, f->id, "ENOMEM", "out of memory");
@@ -432,6 +458,7 @@ static void handle_send(cs_bus_conn *c, const cs_bus_frame *f, const char *topic
     }
     p->next = c->broker->pending;
     c->broker->pending = p;
+    c->pending++;
     send_simple(c, CS_BUS_ACK, f->id);
 }
 
@@ -451,6 +478,7 @@ static void handle_response(cs_bus_conn *c, const cs_bus_frame *f)
         if (p->broker_id != broker_id || p->to != c)
             continue;
         *pp = p->next;
+        p->from->pending--;
         cs_bus_frame reply = {
             .type = CS_BUS_REPLY,
             .id = p->from_id,
@@ -545,6 +573,10 @@ static void conn_close(cs_bus_conn *c, const char *reason)
             break;
         }
     }
+    /* Unlink every request that involves c first, then tell the requesters:
+     * an error frame can close a requester whose queue is full, and that
+     * nested close edits the pending list too. */
+    pending_request *gone = NULL;
     for (pending_request **pp = &b->pending; *pp;) {
         pending_request *p = *pp;
         if (p->from != c && p->to != c) {
@@ -552,7 +584,14 @@ static void conn_close(cs_bus_conn *c, const char *reason)
             continue;
         }
         *pp = p->next;
-        if (p->to == c)
+        p->from->pending--;
+        p->next = gone;
+        gone = p;
+    }
+    while (gone) {
+        pending_request *p = gone;
+        gone = p->next;
+        if (p->to == c && p->from != c)
             send_error(p->from, p->from_id, "ECONNRESET",
                        "app '%s' disconnected before it responded", c->app_id);
         free(p);

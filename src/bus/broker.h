@@ -6,7 +6,9 @@
  * CS_BROKER_QUEUE_MAX bytes waiting to be written. A message for a receiver
  * whose queue is full is dropped for that receiver, the receiver's drop
  * counter grows, and the sender gets an ERROR frame with code "EAGAIN" that
- * names the receiver (a PUBLISH still reaches every other subscriber). A slow
+ * names the receiver of a SEND or REQUEST, or gives the number of receivers
+ * whose queue was full for a PUBLISH (which still reaches every other
+ * subscriber). A slow
  * receiver therefore never blocks the broker or other apps.
  *
  * A connection that sends a malformed frame is closed and logged; the broker

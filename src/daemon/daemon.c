@@ -291,6 +291,8 @@ static int output_open(app_instance *a, output *o, const char *stream, int fd)
 
 /* ---- apps -------------------------------------------------------------- */
 
+/* Resident memory of pid's descendants, and of pid itself unless depth is 0:
+ * the sandbox's init is a copy of the daemon and its pages are not the app's. */
 static uint64_t rss_of_tree(pid_t pid, int depth)
 {
     if (depth > 8)
@@ -298,7 +300,7 @@ static uint64_t rss_of_tree(pid_t pid, int depth)
     char path[64], text[4096];
     uint64_t total = 0;
     snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
-    FILE *f = fopen(path, "r");
+    FILE *f = depth > 0 ? fopen(path, "r") : NULL;
     unsigned long long size, resident;
     if (f && fscanf(f, "%llu %llu", &size, &resident) == 2)
         total += resident * (uint64_t)sysconf(_SC_PAGESIZE);

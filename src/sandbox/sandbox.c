@@ -110,7 +110,9 @@ static int become_app_user(cs_error *err)
 
 /* PID 1 of the sandbox: start the app host, forward termination signals to
  * it, reap every process, and leave with the host's status once it ends. */
-/* Resident memory of every process in the sandbox, from its own /proc. */
+/* Resident memory of the app's processes, from the sandbox's own /proc. Init
+ * itself (pid 1) is left out: it is a copy of the launcher or the daemon, and
+ * its pages are not the app's. */
 static uint64_t sandbox_rss(void)
 {
     uint64_t total = 0;
@@ -118,7 +120,7 @@ static uint64_t sandbox_rss(void)
     DIR *d = opendir("/proc");
     struct dirent *de;
     while (d && (de = readdir(d)) != NULL) {
-        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+        if (de->d_name[0] < '0' || de->d_name[0] > '9' || strcmp(de->d_name, "1") == 0)
             continue;
         char path[64], text[128];
         snprintf(path, sizeof(path), "/proc/%s/statm", de->d_name);
