@@ -34,7 +34,7 @@ start_daemon
 run 1 "second daemon refused" "$daemon" --socket "$CS_TMP/ctl/control.sock"
 expect_output "second daemon message" 'another cashstoryd is running'
 
-run 0 "start" cs_cmd start com.example.hello -- sleep:30
+run 0 "start" cs_cmd start com.example.hello -- sleep:47
 expect_output "start names the instance" 'started com\.example\.hello 1\.0\.0 \(instance [0-9a-f]{32}, pid [0-9]+\)'
 run 0 "ps" cs_cmd ps --json
 python3 -c '
@@ -46,7 +46,7 @@ assert a["pid"] > 0 and a["uptime_seconds"] >= 0 and a["memory_bytes"] > 0
 ' <<<"$out" && pass "ps shows the running app" || fail "ps shows the running app"
 sandbox_pid=$(python3 -c 'import json,sys; print([x for x in json.load(sys.stdin) if x["state"]=="running"][0]["pid"])' <<<"$out")
 
-run 0 "second instance" cs_cmd start com.example.hello -- sleep:30
+run 0 "second instance" cs_cmd start com.example.hello -- sleep:47
 out=$(cs_cmd ps --json)
 [ "$(python3 -c 'import json,sys; print(len({x["instance"] for x in json.load(sys.stdin) if x["state"]=="running"}))' <<<"$out")" = 2 ] &&
     pass "two instances have distinct ids" || fail "two instances have distinct ids"
@@ -67,12 +67,16 @@ expect_output "logs show the app's output" '^PASS identity: uid 1000'
 
 # An app that fails is restarted with back-off when asked.
 run 0 "start with restart on failure" cs_cmd start com.example.hello --restart on-failure -- exit:3
-sleep 2.5
-out=$(cs_cmd ps --json)
-python3 -c '
-import json, sys
-assert any(x["restarts"] >= 1 for x in json.load(sys.stdin))
-' <<<"$out" && pass "failed app restarted" || fail "failed app restarted ($out)"
+restarted=false
+for _ in $(seq 1 60); do
+    out=$(cs_cmd ps --json)
+    if python3 -c 'import json,sys; sys.exit(0 if any(x["restarts"] >= 1 for x in json.load(sys.stdin)) else 1)' <<<"$out"; then
+        restarted=true
+        break
+    fi
+    sleep 0.1
+done
+$restarted && pass "failed app restarted" || fail "failed app restarted ($out)"
 grep -q 'restarting com.example.hello in 1000 ms' daemon.log && pass "restart logged" ||
     fail "restart logged"
 cs_cmd stop com.example.hello >/dev/null 2>&1
@@ -85,24 +89,25 @@ if [ "$(id -u)" -eq 0 ]; then
     chmod 700 "$CS_TMP"
 fi
 
-# SIGTERM stops every app, then the daemon.
-cs_cmd start com.example.hello -- sleep:30 >/dev/null
+# SIGTERM stops every app, then the daemon. (sleep:47 is used by no other
+# test, so pgrep finds only this test's apps when tests run in parallel.)
+cs_cmd start com.example.hello -- sleep:47 >/dev/null
 kill -TERM "$daemon_pid"
 wait "$daemon_pid"
 run 0 "daemon exited" true
 grep -q 'stopping every app' daemon.log && pass "shutdown logged" || fail "shutdown logged"
 [ ! -e "$CS_TMP/ctl/control.sock" ] && pass "socket removed on exit" || fail "socket removed on exit"
-pgrep -f "cashstory-app.*sleep:30" >/dev/null && fail "no app left after shutdown" ||
+pgrep -f "cashstory-app.*sleep:47$" >/dev/null && fail "no app left after shutdown" ||
     pass "no app left after shutdown"
 
 # kill -9 of the daemon takes its sandboxes with it; a new daemon starts on
 # the stale socket.
 start_daemon
-cs_cmd start com.example.hello -- sleep:30 >/dev/null
+cs_cmd start com.example.hello -- sleep:47 >/dev/null
 kill -9 "$daemon_pid"
 wait "$daemon_pid" 2>/dev/null
 sleep 0.5
-pgrep -f "cashstory-app.*sleep:30" >/dev/null && fail "no orphan sandbox after kill -9" ||
+pgrep -f "cashstory-app.*sleep:47$" >/dev/null && fail "no orphan sandbox after kill -9" ||
     pass "no orphan sandbox after kill -9"
 start_daemon
 run 0 "new daemon on a stale socket" cs_cmd ps

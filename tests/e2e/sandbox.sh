@@ -54,11 +54,11 @@ sandbox_suite() {
         fail "$label: data folder persists"
 
     # A running app cannot signal another running app.
-    "$@" "$cs" run com.example.other --store "$store" --trusted-key pub.pub -- sleep:3 >/dev/null 2>&1 &
+    "$@" "$cs" run com.example.other --store "$store" --trusted-key pub.pub -- sleep:4 >/dev/null 2>&1 &
     local sleeper=$!
     local target="" attempt
     for attempt in $(seq 1 50); do
-        target=$(pgrep -n -f "cashstory-app.*sleep:3" || true)
+        target=$(pgrep -n -f "cashstory-app.*sleep:4$" || true)
         [ -n "$target" ] && break
         sleep 0.1
     done
