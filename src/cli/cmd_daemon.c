@@ -5,6 +5,7 @@
 #include "daemon/control.h"
 
 #include <stdio.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -160,8 +161,11 @@ static int run_ps(cli *c)
                          (double)json_integer_value(json_object_get(a, "memory_bytes")) /
                              1048576.0);
             } else {
-                snprintf(uptime, sizeof(uptime), "exit %lld",
-                         (long long)json_integer_value(json_object_get(a, "exit_status")));
+                long long code = json_integer_value(json_object_get(a, "exit_status"));
+                if (code > 128 && code < 128 + 65)
+                    snprintf(uptime, sizeof(uptime), "signal %lld", code - 128);
+                else
+                    snprintf(uptime, sizeof(uptime), "exit %lld", code);
             }
             printf("%-28s %-10s %-9s %-8s %-8s %-10s %s\n",
                    json_string_value(json_object_get(a, "app")),
@@ -174,19 +178,71 @@ static int run_ps(cli *c)
     return CS_EXIT_OK;
 }
 
+/* "exit status N", or "stopped by signal N (NAME)" for 128 + N. */
+static void describe_status(long long status, char *out, size_t size)
+{
+    if (status > 128 && status < 128 + 65)
+        snprintf(out, size, "ended by signal %lld (%s)", status - 128,
+                 strsignal((int)(status - 128)));
+    else
+        snprintf(out, size, "exit status %lld", status);
+}
+
 static int run_stop(cli *c)
 {
     int status = CS_EXIT_OK;
     json_t *reply = call(c, json_pack("{s:s, s:s}", "command", "stop", "app", c->argv[0]), &status);
     if (!reply)
         return status;
-    if (c->json)
-        cli_print_json(reply);
-    else
-        printf("stopped %s (exit status %lld)\n", c->argv[0],
-               (long long)json_integer_value(json_object_get(reply, "status")));
+    json_t *stopping = json_object_get(reply, "stopping");
+
+    /* Wait until the daemon reports every instance ended: it sends SIGTERM,
+     * then SIGKILL after 5 s. */
+    json_t *result = json_array();
+    for (int attempt = 0; attempt < 150; attempt++) {
+        json_t *ps = call(c, json_pack("{s:s}", "command", "ps"), &status);
+        if (!ps)
+            break;
+        bool all_done = true;
+        json_array_clear(result);
+        size_t i, j;
+        json_t *want, *a;
+        json_array_foreach(stopping, i, want)
+        {
+            const char *instance = json_string_value(json_object_get(want, "instance"));
+            json_array_foreach(json_object_get(ps, "apps"), j, a)
+            {
+                if (strcmp(json_string_value(json_object_get(a, "instance")), instance) != 0)
+                    continue;
+                if (json_object_get(a, "exit_status"))
+                    json_array_append(result, a);
+                else
+                    all_done = false;
+            }
+        }
+        json_decref(ps);
+        if (all_done)
+            break;
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
     json_decref(reply);
-    return CS_EXIT_OK;
+    if (c->json) {
+        cli_print_json(result);
+    } else {
+        size_t i;
+        json_t *a;
+        json_array_foreach(result, i, a)
+        {
+            char text[96];
+            describe_status(json_integer_value(json_object_get(a, "exit_status")), text,
+                            sizeof(text));
+            printf("stopped %s instance %s (%s)\n", json_string_value(json_object_get(a, "app")),
+                   json_string_value(json_object_get(a, "instance")), text);
+        }
+    }
+    json_decref(result);
+    return status;
 }
 
 static int run_logs(cli *c)
@@ -202,6 +258,15 @@ static int run_logs(cli *c)
         json_t *line = read_reply(f, &err);
         if (!line)
             break;
+        if (json_object_get(line, "state")) {
+            if (!c->json)
+                fprintf(stderr, "== %s instance %s (%s)\n",
+                        json_string_value(json_object_get(line, "app")),
+                        json_string_value(json_object_get(line, "instance")),
+                        json_string_value(json_object_get(line, "state")));
+            json_decref(line);
+            continue;
+        }
         if (json_object_get(line, "ok")) {
             if (!json_is_true(json_object_get(line, "ok"))) {
                 const char *message = json_string_value(json_object_get(line, "error"));
@@ -277,8 +342,9 @@ const cli_command cmd_ps = {
 
 const cli_command cmd_stop = {
     .name = "stop",
-    .usage = "ID",
-    .summary = "Stop an app that cashstoryd runs (SIGTERM, then SIGKILL after 5 s).",
+    .usage = "ID | INSTANCE",
+    .summary =
+        "Stop an app's running instances, or one instance (SIGTERM, then SIGKILL after 5 s).",
     .description = NULL,
     .options = socket_option,
     .min_args = 1,
@@ -289,8 +355,9 @@ const cli_command cmd_stop = {
 
 const cli_command cmd_logs = {
     .name = "logs",
-    .usage = "ID [--follow]",
-    .summary = "Print the output of an app that cashstoryd started (last 1000 lines).",
+    .usage = "ID | INSTANCE [--follow]",
+    .summary = "Print an instance's output (last 1000 lines); for an app id, its newest running "
+               "instance.",
     .description = NULL,
     .options = logs_options,
     .min_args = 1,

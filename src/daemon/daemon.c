@@ -540,11 +540,11 @@ static void handle_start(client *c, json_t *req)
     json_t *args = json_object_get(req, "args");
     const char *restart = json_string_value(json_object_get(req, "restart"));
     if (!app_id || cs_app_id_check(app_id, NULL) < 0) {
-        client_error(c, "start: 'app' must be the id of an installed app");
+        client_error(c, "'app' must be the id of an installed app");
         return;
     }
     if (args && !json_is_array(args)) {
-        client_error(c, "start: 'args' must be an array of strings");
+        client_error(c, "'args' must be an array of strings");
         return;
     }
     size_t i;
@@ -552,21 +552,21 @@ static void handle_start(client *c, json_t *req)
     json_array_foreach(args, i, arg)
     {
         if (!json_is_string(arg)) {
-            client_error(c, "start: args[%zu] is not a string", i);
+            client_error(c, "args[%zu] is not a string", i);
             return;
         }
     }
     if (restart && strcmp(restart, "never") != 0 && strcmp(restart, "on-failure") != 0) {
-        client_error(c, "start: restart policy '%s' must be 'never' or 'on-failure'", restart);
+        client_error(c, "restart policy '%s' must be 'never' or 'on-failure'", restart);
         return;
     }
     if (d.shutting_down) {
-        client_error(c, "start: the daemon is stopping");
+        client_error(c, "the daemon is stopping");
         return;
     }
     app_instance *a = new_app(app_id, args, restart && strcmp(restart, "on-failure") == 0);
     if (!a || !a->args) {
-        client_error(c, "start: out of memory");
+        client_error(c, "out of memory");
         return;
     }
     cs_error err = {0};
@@ -605,45 +605,59 @@ static void handle_ps(client *c)
     client_send(c, json_pack("{s:b, s:o}", "ok", 1, "apps", list));
 }
 
+/* True when id names instance a: its app id or its instance id. */
+static bool instance_matches(const app_instance *a, const char *id)
+{
+    return strcmp(a->app_id, id) == 0 || strcmp(a->instance_id, id) == 0;
+}
+
+/* Stop every running instance that id names (an app id stops them all) and
+ * reply at once with their ids; the client waits for them to end. */
 static void handle_stop(client *c, json_t *req)
 {
-    const char *app_id = json_string_value(json_object_get(req, "app"));
-    if (!app_id) {
-        client_error(c, "stop: 'app' is missing");
+    const char *id = json_string_value(json_object_get(req, "app"));
+    if (!id) {
+        client_error(c, "'app' is missing: give an app id or an instance id");
         return;
     }
-    bool found = false;
+    json_t *stopping = json_array();
     for (app_instance *a = d.apps; a; a = a->next) {
-        if (strcmp(a->app_id, app_id) != 0)
+        if (!instance_matches(a, id))
             continue;
         uv_timer_stop(&a->restart_timer);
         a->restart_on_failure = false;
         if (!a->running)
             continue;
-        found = true;
-        c->next_waiter = a->stop_waiters;
-        a->stop_waiters = c;
         stop_instance(a);
-        break;
+        json_array_append_new(
+            stopping, json_pack("{s:s, s:s}", "app", a->app_id, "instance", a->instance_id));
     }
-    if (!found)
-        client_error(c, "stop: app '%s' is not running", app_id);
+    if (json_array_size(stopping) == 0) {
+        json_decref(stopping);
+        client_error(c, "no running app or instance '%s'", id);
+        return;
+    }
+    client_send(c, json_pack("{s:b, s:o}", "ok", 1, "stopping", stopping));
 }
 
 static void handle_logs(client *c, json_t *req)
 {
     const char *app_id = json_string_value(json_object_get(req, "app"));
     bool follow = json_is_true(json_object_get(req, "follow"));
+    /* The newest running instance, else the newest one. */
     app_instance *a = NULL;
-    for (app_instance *x = d.apps; x; x = x->next)
-        if (app_id && strcmp(x->app_id, app_id) == 0) {
+    for (app_instance *x = d.apps; app_id && x; x = x->next) {
+        if (!instance_matches(x, app_id))
+            continue;
+        if (!a || (x->running && !a->running))
             a = x;
-            break;
-        }
+    }
     if (!a) {
-        client_error(c, "logs: no app '%s' was started by this daemon", app_id ? app_id : "");
+        client_error(c, "no app or instance '%s' was started by this daemon", app_id ? app_id : "");
         return;
     }
+    client_send(c, json_pack("{s:s, s:s, s:s}", "app", a->app_id, "instance", a->instance_id,
+                             "state", a->running ? "running" : "exited"));
     for (size_t i = 0; i < a->log_count; i++) {
         const char *line = a->log[(a->log_first + i) % LOG_LINES];
         const char *space = strchr(line, ' ');

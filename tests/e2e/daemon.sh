@@ -55,7 +55,7 @@ run 0 "logs" cs_cmd logs com.example.hello
 run 0 "stop" cs_cmd stop com.example.hello
 expect_output "stop reports the status" 'stopped com\.example\.hello'
 run 1 "stop an app that is not running" cs_cmd stop com.example.nothing
-expect_output "stop error names the app" "app 'com.example.nothing' is not running"
+expect_output "stop error names the app" "no running app or instance 'com.example.nothing'"
 run 1 "start an app that is not installed" cs_cmd start com.example.nothing
 expect_output "start error names the app" "com.example.nothing"
 
