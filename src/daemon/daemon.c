@@ -466,8 +466,16 @@ static void instance_exited(app_instance *a, int wait_status)
         client_send(
             c, json_pack("{s:b, s:s, s:i}", "ok", 1, "stopped", a->app_id, "status", a->status));
     }
-    if (a->restart_on_failure && !a->stopping && !d.shutting_down && a->status != 0 &&
-        a->restarts < MAX_RESTARTS) {
+    bool restarting = a->restart_on_failure && !a->stopping && !d.shutting_down && a->status != 0 &&
+                      a->restarts < MAX_RESTARTS;
+    /* Clients that follow the logs end with the app, unless it restarts. */
+    for (client *c = d.clients; !restarting && c; c = c->next) {
+        if (c->following != a)
+            continue;
+        c->following = NULL;
+        client_send(c, json_pack("{s:b, s:b, s:i}", "ok", 1, "end", 1, "status", a->status));
+    }
+    if (restarting) {
         uint64_t delay = 1000ULL << a->restarts;
         a->restarts++;
         daemon_log("restarting %s in %llu ms (attempt %d of %d)", a->app_id,

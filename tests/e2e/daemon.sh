@@ -65,6 +65,11 @@ sleep 1
 run 0 "logs of the short app" cs_cmd logs com.example.hello
 expect_output "logs show the app's output" '^PASS identity: uid 1000'
 
+# logs -f follows a running app and ends when it ends.
+cs_cmd start com.example.hello -- sleep:2 >/dev/null
+run 0 "logs -f ends with the app" timeout 20 "$CASHSTORY" logs com.example.hello -f --socket "$CS_TMP/ctl/control.sock"
+expect_output "logs -f shows the app's output" '^PASS sleep: slept 2 s'
+
 # An app that fails is restarted with back-off when asked.
 run 0 "start with restart on failure" cs_cmd start com.example.hello --restart on-failure -- exit:3
 restarted=false
