@@ -62,7 +62,6 @@ typedef struct app_instance {
     output out, err;
     char *log[LOG_LINES];
     size_t log_first, log_count;
-    client *stop_waiters;
     struct app_instance *next;
 } app_instance;
 
@@ -72,7 +71,6 @@ struct client {
     size_t used;
     app_instance *following; /* logs -f */
     bool closing;
-    client *next_waiter;
     client *next;
 };
 
@@ -138,13 +136,6 @@ static void client_close(client *c)
             *p = c->next;
             break;
         }
-    for (app_instance *a = d.apps; a; a = a->next) {
-        for (client **w = &a->stop_waiters; *w; w = &(*w)->next_waiter)
-            if (*w == c) {
-                *w = c->next_waiter;
-                break;
-            }
-    }
     c->following = NULL;
     uv_close((uv_handle_t *)&c->pipe, on_client_closed);
 }
@@ -460,12 +451,6 @@ static void instance_exited(app_instance *a, int wait_status)
         cs_launch_free(&a->launch);
         a->launched = false;
     }
-    while (a->stop_waiters) {
-        client *c = a->stop_waiters;
-        a->stop_waiters = c->next_waiter;
-        client_send(
-            c, json_pack("{s:b, s:s, s:i}", "ok", 1, "stopped", a->app_id, "status", a->status));
-    }
     bool restarting = a->restart_on_failure && !a->stopping && !d.shutting_down && a->status != 0 &&
                       a->restarts < MAX_RESTARTS;
     /* Clients that follow the logs end with the app, unless it restarts. */
@@ -595,10 +580,12 @@ static void handle_ps(client *c)
     for (app_instance *a = d.apps; a; a = a->next) {
         if (!a->running && a->status == -1)
             continue;
-        json_t *item = json_pack("{s:s, s:s, s:s, s:s, s:i}", "app", a->app_id, "instance",
-                                 a->instance_id, "version", a->version, "state",
-                                 a->running ? (a->stopping ? "stopping" : "running") : "exited",
-                                 "restarts", a->restarts);
+        const char *state = "exited";
+        if (a->running)
+            state = a->stopping ? "stopping" : "running";
+        json_t *item =
+            json_pack("{s:s, s:s, s:s, s:s, s:i}", "app", a->app_id, "instance", a->instance_id,
+                      "version", a->version, "state", state, "restarts", a->restarts);
         if (a->running) {
             json_object_set_new(item, "pid", json_integer(a->sandbox.pid));
             json_object_set_new(item, "uptime_seconds",

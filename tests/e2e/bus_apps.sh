@@ -70,7 +70,9 @@ fi
 python3 -c '
 import json, sys
 s = json.load(open(sys.argv[1]))
-assert s["accepted"] == 6 and s["rejected"] == 1 and "EURUSD" in s["last"]
+assert s["accepted"] == 6, s
+assert s["rejected"] == 1, s
+assert "EURUSD" in s["last"], s
 ' "$CASHSTORY_STORE/data/com.example.blotter/summary.json" && pass "summary in the data folder" ||
     fail "summary in the data folder"
 

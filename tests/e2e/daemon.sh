@@ -41,8 +41,11 @@ python3 -c '
 import json, sys
 apps = json.load(sys.stdin)
 a = [x for x in apps if x["state"] == "running"][0]
-assert a["app"] == "com.example.hello" and a["version"] == "1.0.0"
-assert a["pid"] > 0 and a["uptime_seconds"] >= 0 and a["memory_bytes"] > 0
+assert a["app"] == "com.example.hello", a
+assert a["version"] == "1.0.0", a
+assert a["pid"] > 0, a
+assert a["uptime_seconds"] >= 0, a
+assert a["memory_bytes"] > 0, a
 ' <<<"$out" && pass "ps shows the running app" || fail "ps shows the running app"
 sandbox_pid=$(python3 -c 'import json,sys; print([x for x in json.load(sys.stdin) if x["state"]=="running"][0]["pid"])' <<<"$out")
 
