@@ -1,26 +1,12 @@
 /* Fuzz target for the policy file parser. */
+#include "input_file.h"
 #include "policy/policy.h"
-
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char path[64];
-    if (!path[0]) {
-        snprintf(path, sizeof(path), "/tmp/cs-fuzz-policy-%d/policy.json", (int)getpid());
-        char dir[64];
-        snprintf(dir, sizeof(dir), "/tmp/cs-fuzz-policy-%d", (int)getpid());
-        mkdir(dir, 0700);
-    }
-    FILE *f = fopen(path, "wb");
-    if (!f)
+    const char *path = fuzz_input_file(data, size, "policy.json");
+    if (!path)
         return 0;
-    fwrite(data, 1, size, f);
-    fclose(f);
 
     cs_policy policy;
     cs_error err = {0};
