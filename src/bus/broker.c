@@ -59,8 +59,8 @@ typedef struct write_request {
     size_t cost;
 } write_request;
 
-/* What one queued frame costs beyond its bytes: the write request and the
- * two allocations behind it. Counted so that many small frames cannot
+/* Memory cost of one queued frame beyond its bytes: the write request and
+ * the two allocations behind it. Counted so that many small frames cannot
  * exceed the queue limit in memory while staying under it in bytes. */
 #define FRAME_OVERHEAD 128
 
@@ -576,7 +576,7 @@ static void conn_close(cs_bus_conn *c, const char *reason)
     /* Unlink every request that involves c first, then tell the requesters:
      * an error frame can close a requester whose queue is full, and that
      * nested close edits the pending list too. */
-    pending_request *gone = NULL;
+    pending_request *closed_requests = NULL;
     for (pending_request **pp = &b->pending; *pp;) {
         pending_request *p = *pp;
         if (p->from != c && p->to != c) {
@@ -585,12 +585,12 @@ static void conn_close(cs_bus_conn *c, const char *reason)
         }
         *pp = p->next;
         p->from->pending--;
-        p->next = gone;
-        gone = p;
+        p->next = closed_requests;
+        closed_requests = p;
     }
-    while (gone) {
-        pending_request *p = gone;
-        gone = p->next;
+    while (closed_requests) {
+        pending_request *p = closed_requests;
+        closed_requests = p->next;
         if (p->to == c && p->from != c)
             send_error(p->from, p->from_id, "ECONNRESET",
                        "app '%s' disconnected before it responded", c->app_id);

@@ -606,8 +606,8 @@ static bool instance_matches(const app_instance *a, const char *id)
     return strcmp(a->app_id, id) == 0 || strcmp(a->instance_id, id) == 0;
 }
 
-/* Stop every running instance that id names (an app id stops them all) and
- * reply at once with their ids; the client waits for them to end. */
+/* Stop every running instance that id names, so an app id stops them all.
+ * The reply lists their ids at once, and the client waits for them to end. */
 static void handle_stop(client *c, json_t *req)
 {
     const char *id = json_string_value(json_object_get(req, "app"));

@@ -302,8 +302,8 @@ static int child_main(void *arg)
         child_fail(ctx, &err);
     log_step(config, "seccomp: allow-list installed");
 
-    /* The error pipe is closed here, which tells the parent that the setup
-     * succeeded; it must not be inherited by the app. */
+    /* The error pipe is closed here, which signals to the parent that the
+     * setup succeeded; it must not be inherited by the app. */
     int keep[64];
     size_t nkeep = 0;
     if (bus >= 0) {

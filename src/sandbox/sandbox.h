@@ -36,7 +36,7 @@
 #define CS_SANDBOX_APP_UID 1000
 #define CS_SANDBOX_APP_GID 1000
 
-/* Where the sandbox shows the app, its data and the runtime. */
+/* Paths of the app, its data and the runtime inside the sandbox. */
 #define CS_SANDBOX_APP_DIR "/app"
 #define CS_SANDBOX_DATA_DIR "/data"
 #define CS_SANDBOX_RUNTIME_DIR "/run/cashstory"
@@ -85,7 +85,7 @@ int cs_sandbox_run(const cs_sandbox_config *config, int *status, cs_error *err);
 
 /* A sandbox started by cs_sandbox_spawn. */
 typedef struct cs_sandbox {
-    pid_t pid; /* the sandbox's init, as the host sees it */
+    pid_t pid; /* pid of the sandbox's init in the host's pid namespace */
     struct cs_sandbox_limit_state *limits;
 } cs_sandbox;
 

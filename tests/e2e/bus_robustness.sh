@@ -424,7 +424,7 @@ else
 fi
 
 # Requests to an app that reads them but never responds: the broker keeps at
-# most 1024 pending requests per connection and answers the rest with EAGAIN,
+# most 1024 pending requests per connection and replies to the rest with EAGAIN,
 # so the rounds stop after 10 s with few requests acknowledged.
 start_client responder quiet count:40
 responder_log=$log

@@ -118,7 +118,7 @@ else
 fi
 
 # A kernel that cannot create user namespaces stops the launch with a
-# message that says how to enable them; nothing runs without the sandbox.
+# message that explains how to enable them; nothing runs without the sandbox.
 if [ "$(id -u)" -eq 0 ] && [ -w /proc/sys/user/max_user_namespaces ]; then
     saved=$(cat /proc/sys/user/max_user_namespaces)
     trap 'echo "$saved" >/proc/sys/user/max_user_namespaces; chmod -R u+w "$CS_TMP" 2>/dev/null; rm -rf "$CS_TMP"' EXIT
