@@ -7,6 +7,7 @@ cs_packages=(
     libssl-dev openssl libjansson-dev libarchive-dev libcmocka-dev
     libjavascriptcoregtk-4.1-dev libuv1-dev libseccomp-dev
     clang libclang-rt-14-dev
+    libcurl4-openssl-dev nginx-light
     python3 tar strace util-linux procps passwd
 )
 

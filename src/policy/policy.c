@@ -305,3 +305,23 @@ void cs_policy_limits(const cs_policy *policy, const char *app_id, cs_sandbox_li
     if ((v = json_object_get(l, "cpu_percent")))
         limits->cpu_percent = (unsigned)json_integer_value(v);
 }
+
+void cs_policy_update_settings(const cs_policy *policy, const char *app_id, const char *publisher,
+                               cs_policy_update *out)
+{
+    (void)policy;
+    (void)app_id;
+    (void)publisher;
+    memset(out, 0, sizeof(*out));
+    snprintf(out->channel, sizeof(out->channel), "stable");
+    out->rollout_percent = 100;
+    out->grace_seconds = 60;
+}
+
+size_t cs_policy_repositories(const cs_policy *policy, cs_policy_repository *out, size_t max)
+{
+    (void)policy;
+    (void)out;
+    (void)max;
+    return 0;
+}

@@ -67,3 +67,36 @@ bool cs_policy_has_entry(const cs_policy *policy, const char *app_id);
 
 /* Resource limits for app_id: the defaults, changed by the policy. */
 void cs_policy_limits(const cs_policy *policy, const char *app_id, cs_sandbox_limits *limits);
+
+/* Update settings for one app (or the "runtime" target): channel, allowed
+ * versions, window, how the update lands and the staged rollout. */
+typedef struct cs_policy_update {
+    char channel[64];         /* "stable" unless policy says otherwise */
+    char pinned[128];         /* exact version to keep, "" when not pinned */
+    char minimum[128];        /* lowest version that may run or install, "" for any */
+    char range[256];          /* semver range such as ">=1.2.0 <2.0.0", "" for any */
+    char window[32];          /* "HH:MM-HH:MM" in local time, "" for any time */
+    bool at_next_start;       /* false: install at once; true: when the app next starts */
+    unsigned rollout_percent; /* 0 to 100: share of desktops that take new versions */
+    bool auto_rollback;       /* roll back a version that fails within grace_seconds */
+    unsigned grace_seconds;   /* default 60 */
+    char repository[64];      /* name of the repository in cs_policy_repository */
+} cs_policy_update;
+
+/* A repository that desktops update from. */
+typedef struct cs_policy_repository {
+    char name[64];
+    char url[1024];     /* https://... (http:// only with allow_http) */
+    char root[1024];    /* file holding the trusted root metadata */
+    char ca_file[1024]; /* CA certificates for the server, "" for the system's */
+    bool allow_http;    /* plain HTTP allowed; metadata signatures are still checked */
+} cs_policy_repository;
+
+/* Update settings for app_id (publisher may be NULL); the defaults when no
+ * policy says otherwise. */
+void cs_policy_update_settings(const cs_policy *policy, const char *app_id, const char *publisher,
+                               cs_policy_update *out);
+
+/* The repositories policy lists, in name order; returns how many were
+ * written to out (at most max). */
+size_t cs_policy_repositories(const cs_policy *policy, cs_policy_repository *out, size_t max);
