@@ -79,21 +79,27 @@ static void collect_garbage(store *s)
         current[n > 0 ? n : 0] = '\0';
         n = readlinkat(app_fd, "previous", previous, sizeof(previous) - 1);
         previous[n > 0 ? n : 0] = '\0';
+        char next[NAME_MAX + 1] = "";
+        n = readlinkat(app_fd, "next", next, sizeof(next) - 1);
+        next[n > 0 ? n : 0] = '\0';
 
         DIR *versions = fdopendir(dup(app_fd));
         struct dirent *v;
         while (versions && (v = readdir(versions)) != NULL) {
             if (strcmp(v->d_name, ".") == 0 || strcmp(v->d_name, "..") == 0 ||
                 strcmp(v->d_name, "current") == 0 || strcmp(v->d_name, "previous") == 0 ||
-                strcmp(v->d_name, current) == 0 || strcmp(v->d_name, previous) == 0)
+                strcmp(v->d_name, "next") == 0 || strcmp(v->d_name, current) == 0 ||
+                strcmp(v->d_name, previous) == 0 || strcmp(v->d_name, next) == 0)
                 continue;
             cs_remove_tree_at(app_fd, v->d_name);
         }
         if (versions)
             closedir(versions);
         /* An app folder without "current" is an interrupted first install. */
-        if (current[0] == '\0')
+        if (current[0] == '\0') {
             unlinkat(app_fd, "previous", 0);
+            unlinkat(app_fd, "next", 0);
+        }
         close(app_fd);
         if (current[0] == '\0')
             cs_remove_tree_at(s->apps_fd, app->d_name);
@@ -172,14 +178,9 @@ static void make_tree_read_only(int parent_fd, const char *name)
     fchmodat(parent_fd, name, 0555, 0);
 }
 
-static int write_origin(int stage_fd, const char *csa_path, const cs_verify_result *res,
-                        cs_error *err)
+static int write_origin_url(int stage_fd, const char *url, const char *protocol,
+                            const cs_verify_result *res, cs_error *err)
 {
-    char real[PATH_MAX];
-    if (!realpath(csa_path, real))
-        return cs_error_errno(err, errno, "cannot resolve %s", csa_path);
-    char url[PATH_MAX + 16];
-    snprintf(url, sizeof(url), "file://%s", real);
     char digest[CS_SHA256_HEX_LEN + 1];
     cs_hex_encode(res->index_sha256, CS_SHA256_LEN, digest);
     char now[32];
@@ -188,7 +189,7 @@ static int write_origin(int stage_fd, const char *csa_path, const cs_verify_resu
     gmtime_r(&t, &tm);
     strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
 
-    json_t *origin = json_pack("{s:s, s:s, s:s, s:s}", "url", url, "protocol", "file",
+    json_t *origin = json_pack("{s:s, s:s, s:s, s:s}", "url", url, "protocol", protocol,
                                "installed_at", now, "index_sha256", digest);
     char *text = origin ? cs_json_dump_canonical(origin) : NULL;
     json_decref(origin);
@@ -202,6 +203,17 @@ static int write_origin(int stage_fd, const char *csa_path, const cs_verify_resu
     if (rc < 0)
         return cs_error_errno(err, -rc, "cannot write %s", CS_META_ORIGIN);
     return 0;
+}
+
+static int write_origin(int stage_fd, const char *csa_path, const cs_verify_result *res,
+                        cs_error *err)
+{
+    char real[PATH_MAX];
+    if (!realpath(csa_path, real))
+        return cs_error_errno(err, errno, "cannot resolve %s", csa_path);
+    char url[PATH_MAX + 16];
+    snprintf(url, sizeof(url), "file://%s", real);
+    return write_origin_url(stage_fd, url, "file", res, err);
 }
 
 /* Point apps/<id>/<link> at target atomically. */
@@ -285,6 +297,9 @@ int cs_store_install(const char *store_path, const char *csa_path, const cs_trus
     }
     if (rc == 0)
         rc = set_link(app_fd, "current", version_dir, err);
+    /* This install supersedes a version staged for the next start. */
+    if (rc == 0)
+        unlinkat(app_fd, "next", 0);
     fsync(app_fd);
     close(app_fd);
     if (rc < 0) {
@@ -464,4 +479,248 @@ int cs_store_remove(const char *store_path, const char *id, cs_error *err)
     cs_remove_tree_at(s.tmp_fd, trash);
     store_close(&s);
     return 0;
+}
+
+/* Read apps/<id>/<link> into target; returns -ENOENT when the link is absent
+ * and -EINVAL when it names something outside the app folder. */
+static int read_version_link(int app_fd, const char *link, char target[NAME_MAX + 1])
+{
+    ssize_t n = readlinkat(app_fd, link, target, NAME_MAX);
+    if (n <= 0)
+        return -ENOENT;
+    target[n] = '\0';
+    if (strchr(target, '/') || strcmp(target, "..") == 0 || strcmp(target, ".") == 0)
+        return -EINVAL;
+    return 0;
+}
+
+/* The version recorded in the signed index of apps/<id>/<dir>, or NULL. */
+static char *version_of_dir(int app_fd, const char *dir)
+{
+    char rel[NAME_MAX + 32];
+    snprintf(rel, sizeof(rel), "%s/%s", dir, CS_META_INDEX);
+    uint8_t *data = NULL;
+    size_t len = 0;
+    if (cs_read_file_at(app_fd, rel, CS_INDEX_MAX_BYTES, true, &data, &len, NULL) < 0)
+        return NULL;
+    cs_index index;
+    int rc = cs_index_parse(data, len, &index, NULL);
+    free(data);
+    if (rc < 0)
+        return NULL;
+    char *version = strdup(index.version);
+    cs_index_free(&index);
+    return version;
+}
+
+/* Six random lowercase letters and digits for a version folder name. */
+static void random_suffix(char out[7])
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    uint8_t bytes[6];
+    if (getentropy(bytes, sizeof(bytes)) < 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        for (size_t i = 0; i < sizeof(bytes); i++)
+            bytes[i] = (uint8_t)((unsigned long)ts.tv_nsec >> (i * 5)) ^ (uint8_t)getpid();
+    }
+    for (size_t i = 0; i < 6; i++)
+        out[i] = alphabet[bytes[i] % (sizeof(alphabet) - 1)];
+    out[6] = '\0';
+}
+
+int cs_store_install_dir(const char *store_path, const char *stage_path, const cs_trust *trust,
+                         const char *origin_url, const char *protocol, bool activate,
+                         cs_verify_result *res, cs_error *err)
+{
+    memset(res, 0, sizeof(*res));
+    store s;
+    int rc = store_open(store_path, true, true, &s, err);
+    if (rc < 0)
+        return rc;
+    cs_autofree char *parent = cs_dirname(stage_path);
+    const char *name = strrchr(stage_path, '/') ? strrchr(stage_path, '/') + 1 : stage_path;
+    cs_autoclose int parent_fd = -1;
+    cs_autoclose int stage_fd = -1;
+    cs_autoclose int app_fd = -1;
+    if (!parent) {
+        rc = cs_error_set(err, ENOMEM, "out of memory");
+        goto out;
+    }
+    parent_fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (parent_fd < 0) {
+        rc = cs_error_errno(err, errno, "cannot open %s", parent);
+        goto out;
+    }
+    stage_fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (stage_fd < 0) {
+        rc = cs_error_errno(err, errno, "cannot open %s", stage_path);
+        goto out;
+    }
+
+    rc = cs_verify_dir(stage_path, trust, res, err);
+    if (rc < 0)
+        goto out;
+    unlinkat(stage_fd, CS_META_ORIGIN, 0);
+    if ((rc = write_origin_url(stage_fd, origin_url, protocol, res, err)) < 0)
+        goto out;
+    make_tree_read_only(parent_fd, name);
+    /* As in cs_store_install, the top folder stays writable until it moved. */
+    fchmodat(parent_fd, name, 0755, 0);
+    if (syncfs(stage_fd) < 0) {
+        rc = cs_error_errno(err, errno, "cannot flush %s", stage_path);
+        goto out;
+    }
+
+    const char *id = res->index.app_id;
+    app_fd = open_dir_at(s.apps_fd, id, true, store_path, err);
+    if (app_fd < 0) {
+        rc = app_fd;
+        goto out;
+    }
+    char suffix[7];
+    random_suffix(suffix);
+    char version_dir[CS_VERSION_DIR_MAX];
+    snprintf(version_dir, sizeof(version_dir), "%s-%s", res->index.version, suffix);
+    if (renameat(parent_fd, name, app_fd, version_dir) < 0) {
+        rc = cs_error_errno(err, errno, "cannot move %s into %s/apps/%s", stage_path, store_path,
+                            id);
+        goto out;
+    }
+    fchmodat(app_fd, version_dir, 0555, 0);
+
+    char old[NAME_MAX + 1];
+    if (!activate) {
+        rc = set_link(app_fd, "next", version_dir, err);
+    } else {
+        if (read_version_link(app_fd, "current", old) == 0)
+            rc = set_link(app_fd, "previous", old, err);
+        if (rc == 0)
+            rc = set_link(app_fd, "current", version_dir, err);
+        if (rc == 0)
+            unlinkat(app_fd, "next", 0);
+    }
+    fsync(app_fd);
+    if (rc == 0)
+        collect_garbage(&s);
+
+out:
+    store_close(&s);
+    return rc;
+}
+
+int cs_store_link_version(const char *store_path, const char *id, const char *link, char **path,
+                          char **version, cs_error *err)
+{
+    if (path)
+        *path = NULL;
+    if (version)
+        *version = NULL;
+    cs_error inner = {0};
+    if (cs_app_id_check(id, &inner) < 0)
+        return cs_error_set(err, EINVAL, "invalid app id: %s", inner.message);
+    store s;
+    int rc = store_open(store_path, false, false, &s, err);
+    if (rc < 0)
+        return rc;
+    cs_autoclose int app_fd =
+        openat(s.apps_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    store_close(&s);
+    char target[NAME_MAX + 1];
+    if (app_fd < 0 || read_version_link(app_fd, link, target) < 0)
+        return cs_error_set(err, ENOENT, "app '%s' has no '%s' version in store %s", id, link,
+                            store_path);
+    if (version && !(*version = version_of_dir(app_fd, target)))
+        return cs_error_set(err, EIO, "cannot read the index of %s/apps/%s/%s", store_path, id,
+                            target);
+    if (path && asprintf(path, "%s/apps/%s/%s", store_path, id, target) < 0) {
+        *path = NULL;
+        return cs_error_set(err, ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+int cs_store_rollback(const char *store_path, const char *id, char **from, char **to, cs_error *err)
+{
+    *from = *to = NULL;
+    cs_error inner = {0};
+    if (cs_app_id_check(id, &inner) < 0)
+        return cs_error_set(err, EINVAL, "invalid app id: %s", inner.message);
+    store s;
+    int rc = store_open(store_path, false, true, &s, err);
+    if (rc < 0)
+        return rc;
+    cs_autoclose int app_fd =
+        openat(s.apps_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    char current[NAME_MAX + 1], previous[NAME_MAX + 1];
+    if (app_fd < 0 || read_version_link(app_fd, "current", current) < 0) {
+        rc = cs_error_set(err, ENOENT, "app '%s' is not installed in store %s", id, store_path);
+        goto out;
+    }
+    if (read_version_link(app_fd, "previous", previous) < 0) {
+        rc = cs_error_set(err, ENOENT,
+                          "app '%s' has no previous version to roll back to in store %s", id,
+                          store_path);
+        goto out;
+    }
+    *from = version_of_dir(app_fd, current);
+    *to = version_of_dir(app_fd, previous);
+    if (!*to) {
+        rc = cs_error_set(err, EIO, "cannot read the index of %s/apps/%s/%s", store_path, id,
+                          previous);
+        goto out;
+    }
+
+    /* Each rename leaves a usable "current". A crash between the two leaves
+     * both links naming the version rolled back to, which still runs. */
+    if ((rc = set_link(app_fd, "current", previous, err)) < 0)
+        goto out;
+    if ((rc = set_link(app_fd, "previous", current, err)) < 0)
+        goto out;
+    unlinkat(app_fd, "next", 0);
+    fsync(app_fd);
+
+out:
+    if (rc < 0) {
+        free(*from);
+        free(*to);
+        *from = *to = NULL;
+    }
+    store_close(&s);
+    return rc;
+}
+
+int cs_store_activate_next(const char *store_path, const char *id, bool *activated, cs_error *err)
+{
+    *activated = false;
+    if (cs_app_id_check(id, NULL) < 0)
+        return cs_error_set(err, EINVAL, "invalid app id '%s'", id);
+    /* Most starts find no staged version; they need not wait for the lock. */
+    char link[PATH_MAX];
+    struct stat sb;
+    snprintf(link, sizeof(link), "%s/apps/%s/next", store_path, id);
+    if (lstat(link, &sb) < 0)
+        return 0;
+    store s;
+    int rc = store_open(store_path, false, true, &s, err);
+    if (rc < 0)
+        return rc == -ENOENT ? 0 : rc;
+    cs_autoclose int app_fd =
+        openat(s.apps_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    char next[NAME_MAX + 1], current[NAME_MAX + 1];
+    if (app_fd < 0 || read_version_link(app_fd, "next", next) < 0)
+        goto out;
+    if (read_version_link(app_fd, "current", current) == 0 &&
+        (rc = set_link(app_fd, "previous", current, err)) < 0)
+        goto out;
+    if ((rc = set_link(app_fd, "current", next, err)) < 0)
+        goto out;
+    unlinkat(app_fd, "next", 0);
+    fsync(app_fd);
+    *activated = true;
+    collect_garbage(&s);
+
+out:
+    store_close(&s);
+    return rc;
 }
