@@ -50,6 +50,8 @@ struct cs_broker {
     uint64_t dropped;
     cs_broker_log_fn log;
     void *log_ctx;
+    cs_broker_deny_fn deny;
+    void *deny_ctx;
 };
 
 typedef struct write_request {
@@ -79,6 +81,16 @@ static void broker_log(cs_broker *b, const char *fmt, ...)
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     b->log(b->log_ctx, line);
+}
+
+/* A denied action: the deny hook explains it, or the broker logs it. */
+static void denied(cs_broker *b, const cs_bus_conn *c, const char *action, const char *topic)
+{
+    if (b->deny)
+        b->deny(b->deny_ctx, c->app_id, c->instance_id, action, topic);
+    else
+        broker_log(b, "denied %s '%s' for %s (%s): not granted", action, topic, c->app_id,
+                   c->instance_id);
 }
 
 /* ---- topics ------------------------------------------------------------ */
@@ -309,8 +321,7 @@ static void topic_text(const cs_bus_frame *f, char out[CS_BUS_TOPIC_MAX + 1])
 static void handle_publish(cs_bus_conn *c, const cs_bus_frame *f, const char *topic)
 {
     if (!granted(c->publish, c->npublish, topic)) {
-        broker_log(c->broker, "denied publish to '%s' for %s (%s): not granted", topic, c->app_id,
-                   c->instance_id);
+        denied(c->broker, c, "publish", topic);
         send_error(c, f->id, "EACCES", "publishing to topic '%s' is not allowed for %s", topic,
                    c->app_id);
         return;
@@ -338,8 +349,7 @@ static void handle_publish(cs_bus_conn *c, const cs_bus_frame *f, const char *to
 static void handle_subscribe(cs_bus_conn *c, const cs_bus_frame *f, const char *pattern)
 {
     if (!granted(c->subscribe, c->nsubscribe, pattern)) {
-        broker_log(c->broker, "denied subscribe to '%s' for %s (%s): not granted", pattern,
-                   c->app_id, c->instance_id);
+        denied(c->broker, c, "subscribe", pattern);
         send_error(c, f->id, "EACCES", "subscribing to topic '%s' is not allowed for %s", pattern,
                    c->app_id);
         return;
@@ -398,8 +408,7 @@ static cs_bus_conn *find_target(cs_bus_conn *from, const char *app_id, const cha
         return NULL;
     }
     if (!granted(found->subscribe, found->nsubscribe, topic)) {
-        broker_log(from->broker, "denied delivery of '%s' from %s to %s: not granted to receive",
-                   topic, from->app_id, app_id);
+        denied(from->broker, found, "subscribe", topic);
         send_error(from, f->id, "EACCES", "app '%s' may not receive topic '%s'", app_id, topic);
         return NULL;
     }
@@ -416,8 +425,7 @@ static void handle_send(cs_bus_conn *c, const cs_bus_frame *f, const char *topic
     memcpy(target, f->meta, f->meta_len);
     target[f->meta_len] = '\0';
     if (!granted(c->publish, c->npublish, topic)) {
-        broker_log(c->broker, "denied %s of '%s' for %s: not granted", request ? "request" : "send",
-                   topic, c->app_id);
+        denied(c->broker, c, request ? "request" : "send", topic);
         send_error(c, f->id, "EACCES", "sending topic '%s' is not allowed for %s", topic,
                    c->app_id);
         return;
@@ -538,6 +546,13 @@ static void handle_frame(cs_bus_conn *c, const cs_bus_frame *f)
 
 /* ---- connections ------------------------------------------------------- */
 
+static void free_patterns(char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
 static void on_closed(uv_handle_t *handle)
 {
     cs_bus_conn *c = handle->data;
@@ -548,12 +563,8 @@ static void on_closed(uv_handle_t *handle)
         free(s->pattern);
         free(s);
     }
-    for (size_t i = 0; i < c->npublish; i++)
-        free(c->publish[i]);
-    for (size_t i = 0; i < c->nsubscribe; i++)
-        free(c->subscribe[i]);
-    free(c->publish);
-    free(c->subscribe);
+    free_patterns(c->publish, c->npublish);
+    free_patterns(c->subscribe, c->nsubscribe);
     free(c->identity);
     free(c);
 }
@@ -712,6 +723,53 @@ int cs_broker_attach(cs_broker *b, int fd, const char *identity_json, const cs_b
     broker_log(b, "%s (%s) joined the bus", c->app_id, c->instance_id);
     if (out)
         *out = c;
+    return 0;
+}
+
+void cs_broker_set_deny_hook(cs_broker *b, cs_broker_deny_fn fn, void *ctx)
+{
+    b->deny = fn;
+    b->deny_ctx = ctx;
+}
+
+int cs_broker_update_grants(cs_broker *b, const char *instance_id, const cs_bus_grants *grants,
+                            size_t *revoked)
+{
+    *revoked = 0;
+    cs_bus_conn *c = b->conns;
+    while (c && (c->closing || strcmp(c->instance_id, instance_id) != 0))
+        c = c->next;
+    if (!c)
+        return -ENOENT;
+    char **publish = NULL, **subscribe = NULL;
+    size_t npublish = 0, nsubscribe = 0;
+    if (copy_patterns(grants->publish, grants->npublish, &publish, &npublish) < 0 ||
+        copy_patterns(grants->subscribe, grants->nsubscribe, &subscribe, &nsubscribe) < 0) {
+        free_patterns(publish, npublish);
+        free_patterns(subscribe, nsubscribe);
+        return -ENOMEM;
+    }
+    free_patterns(c->publish, c->npublish);
+    free_patterns(c->subscribe, c->nsubscribe);
+    c->publish = publish;
+    c->npublish = npublish;
+    c->subscribe = subscribe;
+    c->nsubscribe = nsubscribe;
+
+    /* Subscriptions the new grants no longer cover end now. */
+    for (subscription **p = &c->subs; *p;) {
+        if (granted(c->subscribe, c->nsubscribe, (*p)->pattern)) {
+            p = &(*p)->next;
+            continue;
+        }
+        subscription *s = *p;
+        *p = s->next;
+        broker_log(b, "%s (%s): subscription to '%s' ended; policy no longer grants it", c->app_id,
+                   c->instance_id, s->pattern);
+        free(s->pattern);
+        free(s);
+        (*revoked)++;
+    }
     return 0;
 }
 

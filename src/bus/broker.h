@@ -52,6 +52,20 @@ typedef struct cs_bus_grants {
 int cs_broker_attach(cs_broker *broker, int fd, const char *identity_json,
                      const cs_bus_grants *grants, cs_bus_conn **conn, cs_error *err);
 
+/* Replace the grants of a running instance, after a policy change.
+ * Subscriptions the new grants do not cover end at once (counted in
+ * *revoked); messages already queued are still delivered. Returns -ENOENT
+ * when the instance is not connected. */
+int cs_broker_update_grants(cs_broker *broker, const char *instance_id, const cs_bus_grants *grants,
+                            size_t *revoked);
+
+/* Called for each denied action ("publish", "subscribe", "send",
+ * "request") so that the caller can explain it with the policy that
+ * decided; without a hook the broker logs a line itself. */
+typedef void (*cs_broker_deny_fn)(void *ctx, const char *app_id, const char *instance_id,
+                                  const char *action, const char *topic);
+void cs_broker_set_deny_hook(cs_broker *broker, cs_broker_deny_fn fn, void *ctx);
+
 /* Close the connection of an app that stopped (idempotent by instance id). */
 void cs_broker_detach_instance(cs_broker *broker, const char *instance_id);
 

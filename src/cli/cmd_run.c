@@ -30,21 +30,24 @@ static int run(cli *c)
     int rc = cli_load_trust(c, &trust, &err);
     if (rc < 0)
         return cli_fail(c, rc, &err);
-    const char *policy_path = c->policy ? c->policy : getenv("CASHSTORY_POLICY");
-    rc = cs_policy_load(&policy, policy_path && *policy_path ? policy_path : CS_POLICY_DEFAULT_PATH,
-                        !(policy_path && *policy_path), &err);
+    bool missing_ok;
+    const char *location = cs_policy_location(c->policy, &missing_ok);
+    rc = cs_policy_load(&policy, location, missing_ok, &err);
     if (rc < 0) {
         cs_trust_free(&trust);
         return cli_fail(c, rc, &err);
     }
+    cs_policy_print_problems(&policy, stderr, "cashstory run: ");
+    if ((rc = cs_policy_add_trust(&policy, &trust, &err)) < 0) {
+        cs_policy_free(&policy);
+        cs_trust_free(&trust);
+        return cli_fail(c, rc, &err);
+    }
+    cs_policy_log *policy_log = cs_policy_log_new(stderr);
+    cs_policy_log_configure(policy_log, &policy);
     if (c->verbose)
         fprintf(stderr, "[%8.1f ms] loaded trust and policy %s\n", 0.0,
-                policy.path ? cli_safe(policy.path) : "(no policy file)");
-    if (c->dev && cs_policy_developer_mode(&policy))
-        fprintf(stderr,
-                "cashstory run: WARNING: running the unsigned folder %s in developer mode; its "
-                "code is NOT verified\n",
-                cli_safe(c->argv[0]));
+                policy.location ? cli_safe(policy.location) : "(no policy files)");
 
     cs_launch_request request = {
         .target = c->argv[0],
@@ -52,6 +55,7 @@ static int run(cli *c)
         .store = cli_store(c),
         .trust = &trust,
         .policy = &policy,
+        .policy_log = policy_log,
         .home = getenv("HOME"),
         .app_args = c->argv + 1,
         .napp_args = (size_t)(c->argc - 1),
@@ -62,6 +66,11 @@ static int run(cli *c)
     cs_launch launch;
     int status = CS_EXIT_ERROR;
     rc = cs_launch_prepare(&request, &launch, &err);
+    if (rc == 0 && c->dev)
+        fprintf(stderr,
+                "cashstory run: WARNING: running the unsigned folder %s in developer mode; its "
+                "code is NOT verified\n",
+                cli_safe(c->argv[0]));
     if (rc == 0) {
         int app_status = 0;
         rc = cs_sandbox_run(&launch.config, &app_status, &err);
@@ -77,6 +86,7 @@ static int run(cli *c)
     if (rc < 0)
         status = cli_fail(c, rc, &err);
     cs_launch_free(&launch);
+    cs_policy_log_free(policy_log);
     cs_policy_free(&policy);
     cs_trust_free(&trust);
     return status;
@@ -85,8 +95,9 @@ static int run(cli *c)
 static const cli_option options[] = {
     {"dev", OPT_DEV, NULL,
      "run an unsigned app folder in developer mode (marked unverified; policy can forbid it)"},
-    {"policy", OPT_POLICY, "FILE",
-     "policy file (default: $CASHSTORY_POLICY, else " CS_POLICY_DEFAULT_PATH " if it exists)"},
+    {"policy", OPT_POLICY, "PATH",
+     "policy folder or file (default: $CASHSTORY_POLICY, else " CS_POLICY_DEFAULT_DIR
+     " if it exists)"},
     {"verbose", OPT_VERBOSE, NULL, "print each start-up step with its time on stderr"},
     {NULL, 0, NULL, NULL},
 };

@@ -98,10 +98,18 @@ int cs_trust_load_file(cs_trust *trust, const char *path, bool missing_ok, cs_er
     if (rc < 0)
         return rc;
 
-    json_t *publishers;
-    rc = cs_json_get_array(root, "publishers", true, path, &publishers, err);
-    if (rc < 0)
+    json_t *publishers, *cas;
+    if ((rc = cs_json_get_array(root, "publishers", true, path, &publishers, err)) < 0 ||
+        (rc = cs_json_get_array(root, "ca_certificates", true, path, &cas, err)) < 0)
         return rc;
+    cs_autofree char *base = cs_dirname(path);
+    return cs_trust_add_json(trust, publishers, cas, path, base ? base : ".", err);
+}
+
+int cs_trust_add_json(cs_trust *trust, json_t *publishers, json_t *cas, const char *path,
+                      const char *base, cs_error *err)
+{
+    int rc;
     size_t i;
     json_t *entry;
     json_array_foreach(publishers, i, entry)
@@ -129,11 +137,6 @@ int cs_trust_load_file(cs_trust *trust, const char *path, bool missing_ok, cs_er
             return rc;
     }
 
-    json_t *cas;
-    rc = cs_json_get_array(root, "ca_certificates", true, path, &cas, err);
-    if (rc < 0)
-        return rc;
-    cs_autofree char *base = cs_dirname(path);
     json_array_foreach(cas, i, entry)
     {
         if (!json_is_string(entry))
@@ -144,7 +147,7 @@ int cs_trust_load_file(cs_trust *trust, const char *path, bool missing_ok, cs_er
         if (ca[0] == '/')
             snprintf(full, sizeof(full), "%s", ca);
         else
-            snprintf(full, sizeof(full), "%s/%s", base ? base : ".", ca);
+            snprintf(full, sizeof(full), "%s/%s", base, ca);
         rc = add_ca_file(trust, full, err);
         if (rc < 0)
             return cs_error_prefix(err, "%s: ca_certificates[%zu]", path, i);

@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "crypto/keys.h"
 
+#include <jansson.h>
 #include <openssl/x509.h>
 #include <stdbool.h>
 
@@ -38,6 +39,12 @@ void cs_trust_free(cs_trust *trust);
 /* Add the keys and CA certificates listed in the trust file at path. With
  * missing_ok, an absent file adds nothing and is not an error. */
 int cs_trust_load_file(cs_trust *trust, const char *path, bool missing_ok, cs_error *err);
+
+/* Add the entries of a "publishers" array and a "ca_certificates" array
+ * (either may be NULL) in the trust file format; path names their file in
+ * messages and relative certificate paths start in base. */
+int cs_trust_add_json(cs_trust *trust, json_t *publishers, json_t *cas, const char *path,
+                      const char *base, cs_error *err);
 
 /* Trust the public key in the PEM file at path. */
 int cs_trust_add_key_file(cs_trust *trust, const char *path, cs_error *err);

@@ -57,6 +57,7 @@ typedef struct app_instance {
     bool running;
     int status; /* exit status once not running */
     bool stopping;
+    bool policy_restart; /* stopped because policy changed its sandbox: start again */
     uv_timer_t kill_timer;
     uv_timer_t restart_timer;
     output out, err;
@@ -83,6 +84,13 @@ static struct {
     char socket_path[4096];
     const char *store;
     const char *policy_path;
+    bool policy_missing_ok;
+    cs_policy policy;
+    cs_policy_log *policy_log;
+    uv_fs_event_t *policy_watch[3];
+    int npolicy_watch;
+    char policy_file_name[256]; /* for a single policy file: its name in the watched folder */
+    uv_timer_t policy_timer;
     const char *trust_path;
     const char **trusted_keys;
     size_t ntrusted_keys;
@@ -308,19 +316,16 @@ static uint64_t rss_of_tree(pid_t pid, int depth)
     return total;
 }
 
-static int load_config(cs_trust *trust, cs_policy *policy, cs_error *err)
+/* The trust of the trust file, the --trusted-key options and the policy. */
+static int load_trust(cs_trust *trust, cs_error *err)
 {
     cs_trust_init(trust);
     int rc = d.trust_path ? cs_trust_load_file(trust, d.trust_path, false, err)
                           : cs_trust_load_file(trust, CS_TRUST_DEFAULT_PATH, true, err);
     for (size_t i = 0; rc == 0 && i < d.ntrusted_keys; i++)
         rc = cs_trust_add_key_file(trust, d.trusted_keys[i], err);
-    if (rc < 0) {
-        cs_trust_free(trust);
-        return rc;
-    }
-    rc = cs_policy_load(policy, d.policy_path ? d.policy_path : CS_POLICY_DEFAULT_PATH,
-                        d.policy_path == NULL, err);
+    if (rc == 0)
+        rc = cs_policy_add_trust(&d.policy, trust, err);
     if (rc < 0)
         cs_trust_free(trust);
     return rc;
@@ -339,8 +344,7 @@ static void new_instance_id(char out[33])
 static int launch_instance(app_instance *a, cs_error *err)
 {
     cs_trust trust;
-    cs_policy policy;
-    int rc = load_config(&trust, &policy, err);
+    int rc = load_trust(&trust, err);
     if (rc < 0)
         return rc;
     new_instance_id(a->instance_id);
@@ -350,7 +354,8 @@ static int launch_instance(app_instance *a, cs_error *err)
         .target = a->app_id,
         .store = d.store,
         .trust = &trust,
-        .policy = &policy,
+        .policy = &d.policy,
+        .policy_log = d.policy_log,
         .home = getenv("HOME"),
         .app_args = a->args,
         .napp_args = a->nargs,
@@ -362,7 +367,6 @@ static int launch_instance(app_instance *a, cs_error *err)
     if (problems)
         fclose(problems);
     cs_trust_free(&trust);
-    cs_policy_free(&policy);
     if (rc < 0) {
         cs_launch_free(&a->launch);
         return rc;
@@ -389,10 +393,10 @@ static int launch_instance(app_instance *a, cs_error *err)
         goto fail;
 
     cs_bus_grants grants = {
-        .publish = (const char *const *)a->launch.publish,
-        .npublish = a->launch.npublish,
-        .subscribe = (const char *const *)a->launch.subscribe,
-        .nsubscribe = a->launch.nsubscribe,
+        .publish = (const char *const *)a->launch.perms.publish,
+        .npublish = a->launch.perms.npublish,
+        .subscribe = (const char *const *)a->launch.perms.subscribe,
+        .nsubscribe = a->launch.perms.nsubscribe,
     };
     rc = cs_broker_attach(d.broker, bus[0], a->launch.identity_json, &grants, NULL, err);
     bus[0] = -1;
@@ -450,6 +454,15 @@ static void instance_exited(app_instance *a, int wait_status)
     if (a->launched) {
         cs_launch_free(&a->launch);
         a->launched = false;
+    }
+    if (a->policy_restart && !d.shutting_down) {
+        a->policy_restart = false;
+        a->stopping = false;
+        cs_error err = {0};
+        daemon_log("starting %s again under the new policy", a->app_id);
+        if (launch_instance(a, &err) == 0)
+            return;
+        daemon_log("cannot start %s again: %s", a->app_id, err.message);
     }
     bool restarting = a->restart_on_failure && !a->stopping && !d.shutting_down && a->status != 0 &&
                       a->restarts < MAX_RESTARTS;
@@ -523,6 +536,234 @@ static app_instance *new_app(const char *app_id, json_t *args, bool restart)
     a->next = d.apps;
     d.apps = a;
     return a;
+}
+
+/* ---- policy ------------------------------------------------------------ */
+
+static app_instance *find_instance(const char *instance_id)
+{
+    for (app_instance *a = d.apps; a; a = a->next)
+        if (a->running && a->launched && strcmp(a->instance_id, instance_id) == 0)
+            return a;
+    return NULL;
+}
+
+/* The broker denied an action: explain it with the policy and log it once. */
+static void on_bus_denied(void *ctx, const char *app_id, const char *instance_id,
+                          const char *action, const char *topic)
+{
+    (void)ctx;
+    app_instance *a = find_instance(instance_id);
+    bool publish = strcmp(action, "subscribe") != 0;
+    cs_policy_decision decision;
+    char permission[32];
+    snprintf(permission, sizeof(permission), "bus.%s", publish ? "publish" : "subscribe");
+    if (!a) {
+        memset(&decision, 0, sizeof(decision));
+        snprintf(decision.target, sizeof(decision.target), "bus %s '%s'", action, topic);
+        snprintf(decision.reason, sizeof(decision.reason), "denied bus %s '%s' for %s: not granted",
+                 action, topic, app_id);
+    } else {
+        const cs_signer *sg = &a->launch.verified.signer;
+        cs_policy_subject subj = {
+            .app_id = app_id,
+            .version = a->version,
+            .publisher_key = sg->key_id[0] ? sg->key_id : NULL,
+            .publisher_cert = sg->type == CS_SIGNER_X509 ? sg->cert_sha256 : NULL,
+            .publisher_subject = sg->type == CS_SIGNER_X509 ? sg->subject : NULL,
+            .home = getenv("HOME"),
+            .app_data = a->launch.data_dir,
+        };
+        cs_policy_bus(&d.policy, &subj, publish ? "publish" : "subscribe", topic, &decision);
+        if (decision.granted) {
+            /* Policy would allow it; the manifest did not ask for it. */
+            decision.granted = false;
+            decision.file[0] = '\0';
+            snprintf(decision.rule, sizeof(decision.rule), "manifest permissions.bus.%s",
+                     publish ? "publish" : "subscribe");
+            snprintf(decision.reason, sizeof(decision.reason),
+                     "denied bus %s '%s' for %s: the app's manifest does not request it in "
+                     "permissions.bus.%s",
+                     action, topic, app_id, publish ? "publish" : "subscribe");
+        }
+    }
+    cs_policy_record(d.policy_log, app_id, permission, &decision);
+}
+
+static void start_policy_watch(void);
+
+/* Load the policy again and apply it to every running app: new bus grants
+ * at once, a restart when its sandbox must change (or a note when policy
+ * says to keep it), a stop when it may no longer run. Returns a summary. */
+static json_t *reload_policy(const char *why)
+{
+    cs_policy fresh;
+    cs_error err = {0};
+    const char *location = d.policy_path ? d.policy_path : CS_POLICY_DEFAULT_DIR;
+    if (cs_policy_load(&fresh, location, d.policy_missing_ok, &err) < 0) {
+        daemon_log("policy reload (%s) failed, the previous policy stays in force: %s", why,
+                   err.message);
+        return json_pack("{s:b, s:s}", "ok", 0, "error", err.message);
+    }
+    cs_policy_free(&d.policy);
+    d.policy = fresh;
+    cs_policy_log_configure(d.policy_log, &d.policy);
+    daemon_log("policy reloaded (%s): %zu file%s from %s", why, d.policy.nfiles,
+               d.policy.nfiles == 1 ? "" : "s", d.policy.location ? d.policy.location : location);
+    for (size_t i = 0; i < d.policy.nproblems; i++) {
+        const cs_policy_problem *pr = &d.policy.problems[i];
+        if (strncmp(pr->message, pr->file, strlen(pr->file)) == 0)
+            daemon_log("policy: %s", pr->message);
+        else
+            daemon_log("policy: %s: %s", pr->file, pr->message);
+    }
+
+    json_t *changes = json_array();
+    for (app_instance *a = d.apps; a; a = a->next) {
+        if (!a->running || !a->launched || a->stopping)
+            continue;
+        cs_launch_perms perms;
+        if (cs_launch_evaluate(&a->launch, &d.policy, getenv("HOME"), d.policy_log, NULL, &perms,
+                               &err) < 0) {
+            daemon_log("%s: cannot evaluate the new policy (%s); stopping it", a->app_id,
+                       err.message);
+            cs_launch_perms_free(&perms);
+            stop_instance(a);
+            continue;
+        }
+        const char *action = "unchanged";
+        if (!perms.run.granted) {
+            action = "stopped";
+            daemon_log("stopping %s (instance %s): %s", a->app_id, a->instance_id,
+                       perms.run.reason);
+            a->restart_on_failure = false;
+            stop_instance(a);
+        } else if (!cs_launch_perms_same_sandbox(&a->launch.perms, &perms)) {
+            if (perms.restart_on_change) {
+                action = "restarted";
+                daemon_log("restarting %s (instance %s): its file-system grants or limits changed",
+                           a->app_id, a->instance_id);
+                a->policy_restart = true;
+                stop_instance(a);
+            } else {
+                action = "kept until it restarts";
+                daemon_log("%s (instance %s): its file-system grants or limits changed; it keeps "
+                           "its sandbox until it restarts (restart_on_policy_change is false)",
+                           a->app_id, a->instance_id);
+            }
+        }
+        if (perms.run.granted && !cs_launch_perms_same_bus(&a->launch.perms, &perms)) {
+            cs_bus_grants grants = {
+                .publish = (const char *const *)perms.publish,
+                .npublish = perms.npublish,
+                .subscribe = (const char *const *)perms.subscribe,
+                .nsubscribe = perms.nsubscribe,
+            };
+            size_t revoked = 0;
+            if (cs_broker_update_grants(d.broker, a->instance_id, &grants, &revoked) == 0) {
+                daemon_log("%s (instance %s): bus grants updated (%zu publish, %zu subscribe; "
+                           "%zu subscription%s ended)",
+                           a->app_id, a->instance_id, perms.npublish, perms.nsubscribe, revoked,
+                           revoked == 1 ? "" : "s");
+                if (strcmp(action, "unchanged") == 0)
+                    action = "bus grants updated";
+                /* Keep the new bus grants; the sandbox part stays as started. */
+                char **p = a->launch.perms.publish, **q = a->launch.perms.subscribe;
+                size_t np = a->launch.perms.npublish, nq = a->launch.perms.nsubscribe;
+                a->launch.perms.publish = perms.publish;
+                a->launch.perms.npublish = perms.npublish;
+                a->launch.perms.subscribe = perms.subscribe;
+                a->launch.perms.nsubscribe = perms.nsubscribe;
+                perms.publish = p;
+                perms.npublish = np;
+                perms.subscribe = q;
+                perms.nsubscribe = nq;
+            }
+        }
+        json_array_append_new(changes, json_pack("{s:s, s:s, s:s}", "app", a->app_id, "instance",
+                                                 a->instance_id, "action", action));
+        cs_launch_perms_free(&perms);
+    }
+    start_policy_watch();
+    json_t *problems = json_array();
+    for (size_t i = 0; i < d.policy.nproblems; i++)
+        json_array_append_new(problems, json_pack("{s:s, s:s}", "file", d.policy.problems[i].file,
+                                                  "message", d.policy.problems[i].message));
+    return json_pack("{s:b, s:s?, s:i, s:o, s:o}", "ok", 1, "location", d.policy.location, "files",
+                     (int)d.policy.nfiles, "problems", problems, "apps", changes);
+}
+
+static void on_policy_timer(uv_timer_t *t)
+{
+    (void)t;
+    json_decref(reload_policy("the policy folder changed"));
+}
+
+static void on_policy_event(uv_fs_event_t *h, const char *name, int events, int status)
+{
+    (void)h;
+    (void)events;
+    (void)status;
+    if (d.shutting_down)
+        return;
+    /* Only policy files and the two level folders matter. */
+    if (name) {
+        size_t n = strlen(name);
+        bool relevant = d.policy_file_name[0]
+                            ? strcmp(name, d.policy_file_name) == 0
+                            : (n > 5 && strcmp(name + n - 5, ".json") == 0) ||
+                                  strcmp(name, "managed") == 0 || strcmp(name, "recommended") == 0;
+        if (!relevant)
+            return;
+    }
+    /* Editors write in several steps; reload once things settle. */
+    uv_timer_start(&d.policy_timer, on_policy_timer, 300, 0);
+}
+
+static void on_watch_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+/* Watch the policy location and its managed/ and recommended/ folders (a
+ * single file is watched through its folder, as editors replace files). */
+static void start_policy_watch(void)
+{
+    for (int i = 0; i < d.npolicy_watch; i++)
+        uv_close((uv_handle_t *)d.policy_watch[i], on_watch_closed);
+    d.npolicy_watch = 0;
+    d.policy_file_name[0] = '\0';
+    if (d.shutting_down)
+        return;
+    const char *location = d.policy_path ? d.policy_path : CS_POLICY_DEFAULT_DIR;
+    struct stat sb;
+    char paths[3][4096];
+    int n = 0;
+    if (stat(location, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        snprintf(paths[n++], sizeof(paths[0]), "%s", location);
+        snprintf(paths[n++], sizeof(paths[0]), "%s/managed", location);
+        snprintf(paths[n++], sizeof(paths[0]), "%s/recommended", location);
+    } else {
+        cs_autofree char *dir = cs_dirname(location);
+        const char *slash = strrchr(location, '/');
+        snprintf(d.policy_file_name, sizeof(d.policy_file_name), "%s",
+                 slash ? slash + 1 : location);
+        if (dir)
+            snprintf(paths[n++], sizeof(paths[0]), "%s", dir);
+    }
+    for (int i = 0; i < n; i++) {
+        if (stat(paths[i], &sb) < 0 || !S_ISDIR(sb.st_mode))
+            continue;
+        uv_fs_event_t *w = calloc(1, sizeof(*w));
+        if (!w || uv_fs_event_init(d.loop, w) < 0) {
+            free(w);
+            continue;
+        }
+        if (uv_fs_event_start(w, on_policy_event, paths[i], 0) == 0)
+            d.policy_watch[d.npolicy_watch++] = w;
+        else
+            uv_close((uv_handle_t *)w, on_watch_closed);
+    }
 }
 
 /* ---- requests ---------------------------------------------------------- */
@@ -683,6 +924,8 @@ static void handle_request(client *c, const char *line)
         handle_stop(c, req);
     else if (strcmp(command, "logs") == 0)
         handle_logs(c, req);
+    else if (strcmp(command, "policy-reload") == 0)
+        client_send(c, reload_policy("requested"));
     else
         client_error(c, "unknown command '%s'", command);
     json_decref(req);
@@ -780,6 +1023,10 @@ static void maybe_shutdown_done(void)
     uv_close((uv_handle_t *)&d.sigterm, on_handle_closed);
     uv_close((uv_handle_t *)&d.sigint, on_handle_closed);
     uv_close((uv_handle_t *)&d.shutdown_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&d.policy_timer, on_handle_closed);
+    for (int i = 0; i < d.npolicy_watch; i++)
+        uv_close((uv_handle_t *)d.policy_watch[i], on_watch_closed);
+    d.npolicy_watch = 0;
     for (app_instance *a = d.apps; a; a = a->next) {
         uv_close((uv_handle_t *)&a->kill_timer, on_handle_closed);
         uv_close((uv_handle_t *)&a->restart_timer, on_handle_closed);
@@ -855,9 +1102,10 @@ static void usage(FILE *out)
             "  --store DIR         store of installed apps (default: $CASHSTORY_STORE, else %s)\n"
             "  --trust FILE        trust configuration (default: $CASHSTORY_TRUST, else %s)\n"
             "  --trusted-key FILE  also trust this publisher key; repeatable\n"
-            "  --policy FILE       policy file (default: $CASHSTORY_POLICY, else %s)\n"
+            "  --policy PATH       policy folder or file (default: $CASHSTORY_POLICY, else\n"
+            "                      %s); reloaded when it changes\n"
             "  --help, --version\n",
-            STOP_TIMEOUT_MS, CS_STORE_DEFAULT, CS_TRUST_DEFAULT_PATH, CS_POLICY_DEFAULT_PATH);
+            STOP_TIMEOUT_MS, CS_STORE_DEFAULT, CS_TRUST_DEFAULT_PATH, CS_POLICY_DEFAULT_DIR);
 }
 
 int main(int argc, char **argv)
@@ -912,6 +1160,7 @@ int main(int argc, char **argv)
         d.trust_path = NULL;
     if (d.policy_path && !*d.policy_path)
         d.policy_path = NULL;
+    d.policy_missing_ok = d.policy_path == NULL;
     if (socket_path)
         snprintf(d.socket_path, sizeof(d.socket_path), "%s", socket_path);
     else if (cs_control_default_path(d.socket_path, sizeof(d.socket_path)) < 0) {
@@ -919,16 +1168,20 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    /* Check the trust and policy files once at start, so mistakes show now. */
+    /* Read the policy, and check the trust once at start, so mistakes show
+     * now. Problems in policy files are logged; they fail closed. */
     cs_trust trust;
-    cs_policy policy;
     cs_error err = {0};
-    if (load_config(&trust, &policy, &err) < 0) {
+    if (cs_policy_load(&d.policy, d.policy_path ? d.policy_path : CS_POLICY_DEFAULT_DIR,
+                       d.policy_missing_ok, &err) < 0 ||
+        load_trust(&trust, &err) < 0) {
         fprintf(stderr, "cashstoryd: %s\n", err.message);
         return 1;
     }
     cs_trust_free(&trust);
-    cs_policy_free(&policy);
+    cs_policy_print_problems(&d.policy, stderr, "cashstoryd: ");
+    d.policy_log = cs_policy_log_new(stderr);
+    cs_policy_log_configure(d.policy_log, &d.policy);
 
     int stale = cs_sandbox_limits_remove_stale();
     if (stale > 0)
@@ -937,6 +1190,9 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     d.loop = uv_default_loop();
     d.broker = cs_broker_new(d.loop, broker_log, NULL);
+    cs_broker_set_deny_hook(d.broker, on_bus_denied, NULL);
+    uv_timer_init(d.loop, &d.policy_timer);
+    start_policy_watch();
     if (listen_control(&err) < 0) {
         fprintf(stderr, "cashstoryd: %s\n", err.message);
         return 1;
@@ -962,6 +1218,8 @@ int main(int argc, char **argv)
         a = next;
     }
     free(d.trusted_keys);
+    cs_policy_log_free(d.policy_log);
+    cs_policy_free(&d.policy);
     uv_loop_close(d.loop);
     return 0;
 }

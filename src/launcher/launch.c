@@ -97,6 +97,12 @@ static int verify_app(const cs_launch_request *r, cs_launch *l, cs_error *err)
         return cs_error_errno(err, errno, "cannot open the package %s", target);
     if (!csa_name && cs_app_id_check(target, NULL) == 0 && stat(target, &sb) < 0) {
         cs_autofree char *path = NULL;
+        /* A version an update staged for the next start becomes current
+         * now. Without write access to the store, the current one runs. */
+        bool activated = false;
+        cs_store_activate_next(r->store, target, &activated, NULL);
+        if (activated && r->log)
+            fprintf(r->log, "%s: switched to the version staged by the last update\n", target);
         rc = cs_store_app_path(r->store, target, &path, err);
         if (rc < 0)
             return rc;
@@ -215,39 +221,190 @@ static int build_identity(const cs_launch_request *r, cs_launch *l, cs_error *er
     return 0;
 }
 
+static void subject_of(const cs_launch *l, const char *home, cs_policy_subject *subj)
+{
+    const cs_signer *s = &l->verified.signer;
+    *subj = (cs_policy_subject){
+        .app_id = l->manifest.id,
+        .version = l->manifest.version,
+        .publisher_key = !l->dev && s->key_id[0] ? s->key_id : NULL,
+        .publisher_cert = !l->dev && s->type == CS_SIGNER_X509 ? s->cert_sha256 : NULL,
+        .publisher_subject = !l->dev && s->type == CS_SIGNER_X509 ? s->subject : NULL,
+        .home = home,
+        .app_data = l->data_dir,
+    };
+}
+
+static void note(cs_policy_log *log, FILE *steps, const char *app_id, const char *permission,
+                 const cs_policy_decision *d)
+{
+    cs_policy_record(log, app_id, permission, d);
+    if (steps) {
+        fputs("policy: ", steps);
+        for (const char *p = d->reason; *p; p++)
+            fputc((unsigned char)*p < 0x20 ? '?' : *p, steps);
+        fputc('\n', steps);
+    }
+}
+
+static int bus_grants(const cs_policy *policy, const cs_policy_subject *subj, json_t *bus,
+                      const char *direction, cs_policy_log *log, FILE *steps, char ***out,
+                      size_t *count, cs_error *err)
+{
+    json_t *requested = bus ? json_object_get(bus, direction) : NULL;
+    size_t n = json_array_size(requested);
+    char **list = calloc(n ? n : 1, sizeof(char *));
+    if (!list)
+        return cs_error_set(err, ENOMEM, "out of memory");
+    *out = list;
+    *count = 0;
+    char permission[32];
+    snprintf(permission, sizeof(permission), "bus.%s", direction);
+    size_t i;
+    json_t *item;
+    json_array_foreach(requested, i, item)
+    {
+        cs_policy_decision d;
+        cs_policy_bus(policy, subj, direction, json_string_value(item), &d);
+        note(log, steps, subj->app_id, permission, &d);
+        if (!d.granted)
+            continue;
+        if (!(list[*count] = strdup(json_string_value(item))))
+            return cs_error_set(err, ENOMEM, "out of memory");
+        (*count)++;
+    }
+    return 0;
+}
+
+int cs_launch_evaluate(const cs_launch *l, const cs_policy *policy, const char *home,
+                       cs_policy_log *log, FILE *steps, cs_launch_perms *out, cs_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    cs_policy_subject subj;
+    subject_of(l, home, &subj);
+    cs_policy_may_run(policy, &subj, l->dev, &out->run);
+    note(log, steps, subj.app_id, "run", &out->run);
+
+    json_t *perms = l->manifest.permissions;
+    json_t *fs = perms ? json_object_get(perms, "fs") : NULL;
+    size_t i;
+    json_t *request;
+    json_array_foreach(fs, i, request)
+    {
+        const char *path = json_string_value(json_object_get(request, "path"));
+        bool want_write =
+            strcmp(json_string_value(json_object_get(request, "access")), "read-write") == 0;
+        cs_policy_decision d;
+        cs_policy_fs(policy, &subj, path, want_write, &d);
+        note(log, steps, subj.app_id, "fs", &d);
+        struct stat sb;
+        if (!d.granted || strncmp(path, "${APP_DATA}", 11) == 0)
+            continue;
+        if (stat(d.path, &sb) < 0) {
+            if (steps)
+                fprintf(steps, "policy: %s is granted but does not exist; not mounted\n", d.path);
+            continue;
+        }
+        if (out->nfs >= CS_LAUNCH_MAX_GRANTS)
+            return cs_error_set(err, E2BIG, "%s: more than %d file-system grants", subj.app_id,
+                                CS_LAUNCH_MAX_GRANTS);
+        if (!(out->fs_paths[out->nfs] = strdup(d.path)))
+            return cs_error_set(err, ENOMEM, "out of memory");
+        out->fs_writable[out->nfs++] = d.writable;
+    }
+
+    json_t *bus = perms ? json_object_get(perms, "bus") : NULL;
+    int rc;
+    if ((rc = bus_grants(policy, &subj, bus, "publish", log, steps, &out->publish, &out->npublish,
+                         err)) < 0 ||
+        (rc = bus_grants(policy, &subj, bus, "subscribe", log, steps, &out->subscribe,
+                         &out->nsubscribe, err)) < 0)
+        return rc;
+
+    json_t *net = perms ? json_object_get(perms, "net") : NULL;
+    json_array_foreach(net, i, request)
+    {
+        cs_policy_decision d;
+        cs_policy_net(policy, &subj, json_string_value(request), &d);
+        note(log, steps, subj.app_id, "net", &d);
+    }
+
+    cs_policy_limits(policy, &subj, &out->limits);
+    cs_policy_decision restart;
+    cs_policy_flag(policy, &subj, "restart_on_policy_change", &restart);
+    out->restart_on_change = restart.granted;
+    return 0;
+}
+
+void cs_launch_perms_free(cs_launch_perms *p)
+{
+    for (size_t i = 0; i < p->nfs; i++)
+        free(p->fs_paths[i]);
+    for (size_t i = 0; p->publish && i < p->npublish; i++)
+        free(p->publish[i]);
+    free(p->publish);
+    for (size_t i = 0; p->subscribe && i < p->nsubscribe; i++)
+        free(p->subscribe[i]);
+    free(p->subscribe);
+    memset(p, 0, sizeof(*p));
+}
+
+bool cs_launch_perms_same_sandbox(const cs_launch_perms *a, const cs_launch_perms *b)
+{
+    if (a->nfs != b->nfs || a->limits.memory_bytes != b->limits.memory_bytes ||
+        a->limits.max_pids != b->limits.max_pids || a->limits.cpu_percent != b->limits.cpu_percent)
+        return false;
+    for (size_t i = 0; i < a->nfs; i++)
+        if (strcmp(a->fs_paths[i], b->fs_paths[i]) != 0 || a->fs_writable[i] != b->fs_writable[i])
+            return false;
+    return true;
+}
+
+static bool same_list(char **a, size_t na, char **b, size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a[i], b[i]) != 0)
+            return false;
+    return true;
+}
+
+bool cs_launch_perms_same_bus(const cs_launch_perms *a, const cs_launch_perms *b)
+{
+    return same_list(a->publish, a->npublish, b->publish, b->npublish) &&
+           same_list(a->subscribe, a->nsubscribe, b->subscribe, b->nsubscribe);
+}
+
 int cs_launch_prepare(const cs_launch_request *r, cs_launch *l, cs_error *err)
 {
     memset(l, 0, sizeof(*l));
     int rc;
+    l->dev = r->dev;
     if (r->napp_args > CS_LAUNCH_MAX_ARGS)
         return cs_error_set(err, E2BIG, "%zu arguments for the app; the limit is %d", r->napp_args,
                             CS_LAUNCH_MAX_ARGS);
-    if (r->dev && !cs_policy_developer_mode(r->policy))
-        return cs_error_set(err, EPERM,
-                            "developer mode is not allowed by policy %s (field 'developer_mode')",
-                            r->policy->path);
     if ((rc = cs_launch_find_host(l->host, sizeof(l->host), err)) < 0 ||
-        (rc = verify_app(r, l, err)) < 0 || (rc = prepare_data_dir(r, l, err)) < 0)
+        (rc = verify_app(r, l, err)) < 0)
         return rc;
 
-    json_t *perms = l->manifest.permissions;
-    json_t *fs = perms ? json_object_get(perms, "fs") : NULL;
-    rc = cs_policy_fs_grants(r->policy, l->manifest.id, fs, r->home, l->decisions,
-                             CS_LAUNCH_MAX_GRANTS, &l->ndecisions, err);
-    if (rc < 0)
-        return rc;
-    json_t *bus = perms ? json_object_get(perms, "bus") : NULL;
-    if ((rc = cs_policy_bus_grants(r->policy, l->manifest.id, "publish",
-                                   bus ? json_object_get(bus, "publish") : NULL, &l->publish,
-                                   &l->npublish, err)) < 0 ||
-        (rc = cs_policy_bus_grants(r->policy, l->manifest.id, "subscribe",
-                                   bus ? json_object_get(bus, "subscribe") : NULL, &l->subscribe,
-                                   &l->nsubscribe, err)) < 0)
-        return rc;
-    if ((rc = build_identity(r, l, err)) < 0)
+    /* May the app run at all? Asked before its data folder is created. */
+    cs_policy_subject subj;
+    subject_of(l, r->home, &subj);
+    cs_policy_decision run;
+    cs_policy_may_run(r->policy, &subj, r->dev, &run);
+    if (!run.granted) {
+        cs_policy_record(r->policy_log, l->manifest.id, "run", &run);
+        return cs_error_set(err, EPERM, "%s", run.reason);
+    }
+
+    if ((rc = prepare_data_dir(r, l, err)) < 0 ||
+        (rc = cs_launch_evaluate(l, r->policy, r->home, r->policy_log, r->verbose ? r->log : NULL,
+                                 &l->perms, err)) < 0 ||
+        (rc = build_identity(r, l, err)) < 0)
         return rc;
 
-    size_t argc = 0, ngrants = 0;
+    size_t argc = 0;
     const char **argv = l->host_argv;
     argv[argc++] = "--app";
     argv[argc++] = CS_SANDBOX_APP_DIR;
@@ -263,24 +420,13 @@ int cs_launch_prepare(const cs_launch_request *r, cs_launch *l, cs_error *err)
         argv[argc++] = "--bus-fd";
         argv[argc++] = "3";
     }
-    for (size_t i = 0; i < l->ndecisions; i++) {
-        cs_policy_fs_decision *d = &l->decisions[i];
-        struct stat sb;
-        if (d->granted && stat(d->path, &sb) < 0) {
-            step(r, "fs %s: granted but does not exist; not mounted", d->path);
-            continue;
-        }
-        step(r, "fs %s: requested %s; %s", d->path, d->requested_write ? "read-write" : "read",
-             d->reason);
-        if (!d->granted)
-            continue;
-        l->grants[ngrants].path = d->path;
-        l->grants[ngrants].writable = d->writable;
-        snprintf(l->grant_args[ngrants], sizeof(l->grant_args[ngrants]), "%s:%s", d->path,
-                 d->writable ? "rw" : "ro");
+    for (size_t i = 0; i < l->perms.nfs; i++) {
+        l->grants[i].path = l->perms.fs_paths[i];
+        l->grants[i].writable = l->perms.fs_writable[i];
+        snprintf(l->grant_args[i], sizeof(l->grant_args[i]), "%s:%s", l->perms.fs_paths[i],
+                 l->perms.fs_writable[i] ? "rw" : "ro");
         argv[argc++] = "--grant";
-        argv[argc++] = l->grant_args[ngrants];
-        ngrants++;
+        argv[argc++] = l->grant_args[i];
     }
     uid_t host_uid;
     gid_t host_gid;
@@ -289,18 +435,11 @@ int cs_launch_prepare(const cs_launch_request *r, cs_launch *l, cs_error *err)
          "identity: app user %d in the sandbox is uid %u, gid %u on the host (read-write grants "
          "must be writable by it)",
          CS_SANDBOX_APP_UID, (unsigned)host_uid, (unsigned)host_gid);
-    step(r, "policy: %s",
-         cs_policy_has_entry(r->policy, l->manifest.id)
-             ? "an entry for this app applies"
-             : "no entry for this app; the \"*\" entry or the defaults apply");
+    json_t *perms = l->manifest.permissions;
     if (perms && json_object_get(perms, "net"))
         step(r, "net: requested, but network access is not supported yet; the app has none");
     if (l->manifest.windows)
         step(r, "windows: requested, but windows are not supported yet; none open");
-    for (size_t i = 0; i < l->npublish; i++)
-        step(r, "bus publish %s: granted", l->publish[i]);
-    for (size_t i = 0; i < l->nsubscribe; i++)
-        step(r, "bus subscribe %s: granted", l->subscribe[i]);
     argv[argc++] = "--";
     for (size_t i = 0; i < r->napp_args && i < CS_LAUNCH_MAX_ARGS; i++)
         argv[argc++] = r->app_args[i];
@@ -311,7 +450,7 @@ int cs_launch_prepare(const cs_launch_request *r, cs_launch *l, cs_error *err)
         .app_dir = l->app_dir,
         .data_dir = l->data_dir,
         .grants = l->grants,
-        .ngrants = ngrants,
+        .ngrants = l->perms.nfs,
         .host_binary = l->host,
         .host_argv = l->host_argv,
         .verbose = r->verbose,
@@ -319,8 +458,8 @@ int cs_launch_prepare(const cs_launch_request *r, cs_launch *l, cs_error *err)
         .bus_fd = -1,
         .stdout_fd = -1,
         .stderr_fd = -1,
+        .limits = l->perms.limits,
     };
-    cs_policy_limits(r->policy, l->manifest.id, &l->config.limits);
     return 0;
 }
 
@@ -335,10 +474,7 @@ void cs_launch_free(cs_launch *l)
     }
     cs_manifest_free(&l->manifest);
     cs_verify_result_free(&l->verified);
-    cs_policy_free_patterns(l->publish, l->npublish);
-    cs_policy_free_patterns(l->subscribe, l->nsubscribe);
+    cs_launch_perms_free(&l->perms);
     free(l->identity_json);
-    l->publish = l->subscribe = NULL;
-    l->npublish = l->nsubscribe = 0;
     l->identity_json = NULL;
 }

@@ -27,12 +27,27 @@ typedef struct cs_launch_request {
     const char *home;      /* "~" in grants, or NULL */
     char *const *app_args; /* arguments for the app */
     size_t napp_args;
-    bool bus;                /* the app gets a bus socket (started by the daemon) */
-    const char *instance_id; /* for the bus identity; required with bus */
-    FILE *log;               /* verification problems, and steps when verbose; or NULL */
-    bool verbose;            /* log each step with its time */
+    bool bus;                  /* the app gets a bus socket (started by the daemon) */
+    const char *instance_id;   /* for the bus identity; required with bus */
+    cs_policy_log *policy_log; /* where policy decisions are recorded; or NULL */
+    FILE *log;                 /* verification problems, and steps when verbose; or NULL */
+    bool verbose;              /* log each step with its time */
     const struct timespec *log_start;
 } cs_launch_request;
+
+/* What policy gives the app, from its manifest's requests. */
+typedef struct cs_launch_perms {
+    cs_policy_decision run;               /* may the app run at all */
+    char *fs_paths[CS_LAUNCH_MAX_GRANTS]; /* granted paths that exist, to mount */
+    bool fs_writable[CS_LAUNCH_MAX_GRANTS];
+    size_t nfs;
+    char **publish; /* granted bus topic patterns */
+    size_t npublish;
+    char **subscribe;
+    size_t nsubscribe;
+    cs_sandbox_limits limits;
+    bool restart_on_change; /* restart the app when a policy change alters its sandbox */
+} cs_launch_perms;
 
 typedef struct cs_launch {
     char app_dir[PATH_MAX];
@@ -43,16 +58,12 @@ typedef struct cs_launch {
     cs_manifest manifest;
     cs_verify_result verified; /* empty in developer mode */
 
-    cs_policy_fs_decision decisions[CS_LAUNCH_MAX_GRANTS];
-    size_t ndecisions;
+    bool dev;
+    cs_launch_perms perms;
     cs_sandbox_grant grants[CS_LAUNCH_MAX_GRANTS];
     char grant_args[CS_LAUNCH_MAX_GRANTS][PATH_MAX + 8];
     const char *host_argv[16 + 2 * CS_LAUNCH_MAX_GRANTS + CS_LAUNCH_MAX_ARGS];
 
-    char **publish; /* effective bus grants */
-    size_t npublish;
-    char **subscribe;
-    size_t nsubscribe;
     char *identity_json; /* the bus identity the broker stamps on messages */
 
     cs_sandbox_config config;
@@ -63,6 +74,18 @@ typedef struct cs_launch {
 int cs_launch_prepare(const cs_launch_request *request, cs_launch *launch, cs_error *err);
 
 void cs_launch_free(cs_launch *launch);
+
+/* Decide the permissions of a prepared launch under policy (the launch's
+ * own, or a newly loaded one). Every decision is recorded in log (may be
+ * NULL); with steps, each decision is also printed there. */
+int cs_launch_evaluate(const cs_launch *launch, const cs_policy *policy, const char *home,
+                       cs_policy_log *log, FILE *steps, cs_launch_perms *out, cs_error *err);
+void cs_launch_perms_free(cs_launch_perms *perms);
+
+/* Whether two evaluations give the same sandbox (file-system grants and
+ * limits), and the same bus grants. */
+bool cs_launch_perms_same_sandbox(const cs_launch_perms *a, const cs_launch_perms *b);
+bool cs_launch_perms_same_bus(const cs_launch_perms *a, const cs_launch_perms *b);
 
 /* Find cashstory-app: $CASHSTORY_APP_HOST, else next to the running program,
  * else in a build tree's src/app, else ../lib/cashstory/. */

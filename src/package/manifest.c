@@ -153,7 +153,7 @@ static int check_fs(json_t *fs, cs_error *err)
 
 /* Host pattern: an optional "*." prefix, a DNS name of letters, digits, '-'
  * and '.', and an optional ":port" (1-65535). */
-static bool valid_host(const char *host)
+bool cs_manifest_host_valid(const char *host)
 {
     size_t len = strlen(host);
     if (len == 0 || len > 260)
@@ -208,7 +208,7 @@ static int check_string_list(json_t *list, const char *field, bool (*valid)(cons
 
 // Bus topic pattern: 1-256 bytes of letters, digits and "._-/", with '*' as a
 // whole-segment wildcard, for example "quotes/*".
-static bool valid_topic(const char *topic)
+bool cs_manifest_topic_valid(const char *topic)
 {
     size_t len = strlen(topic);
     if (len == 0 || len > 256 || topic[0] == '/' || topic[len - 1] == '/')
@@ -239,7 +239,7 @@ static int check_permissions(json_t *perms, cs_error *err)
     if (fs && (rc = check_fs(fs, err)) < 0)
         return rc;
     json_t *net = json_object_get(perms, "net");
-    if (net && (rc = check_string_list(net, "permissions.net", valid_host,
+    if (net && (rc = check_string_list(net, "permissions.net", cs_manifest_host_valid,
                                        "a host name pattern like 'api.example.com', "
                                        "'*.example.com' or 'example.com:8443'",
                                        err)) < 0)
@@ -258,11 +258,11 @@ static int check_permissions(json_t *perms, cs_error *err)
             "a topic pattern (letters, digits, '.', '_', '-', '/' and whole-segment '*')";
         json_t *publish = json_object_get(bus, "publish");
         json_t *subscribe = json_object_get(bus, "subscribe");
-        if (publish && (rc = check_string_list(publish, "permissions.bus.publish", valid_topic,
-                                               topic_help, err)) < 0)
+        if (publish && (rc = check_string_list(publish, "permissions.bus.publish",
+                                               cs_manifest_topic_valid, topic_help, err)) < 0)
             return rc;
         if (subscribe && (rc = check_string_list(subscribe, "permissions.bus.subscribe",
-                                                 valid_topic, topic_help, err)) < 0)
+                                                 cs_manifest_topic_valid, topic_help, err)) < 0)
             return rc;
     }
     return 0;

@@ -11,6 +11,7 @@
 #include "common/error.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define CS_MANIFEST_NAME "cashstory.json"
@@ -39,6 +40,14 @@ void cs_manifest_free(cs_manifest *manifest);
  * and '-', each label 1-63 bytes and not starting or ending with '-', the first
  * starting with a letter, at most CS_APP_ID_MAX bytes in all. */
 int cs_app_id_check(const char *id, cs_error *err);
+
+/* True when host is a network host pattern: "api.example.com",
+ * "*.example.com" or "example.com:8443" (lowercase). */
+bool cs_manifest_host_valid(const char *host);
+
+/* True when topic is a bus topic pattern: segments of letters, digits, '.',
+ * '_' and '-' separated by single '/', or '*' as a whole segment. */
+bool cs_manifest_topic_valid(const char *topic);
 
 /* Paths the manifest refers to ("main" and each window "url"), for checking
  * against the package's files. Calls fn for each; stops at the first error. */

@@ -78,7 +78,7 @@ assert "EURUSD" in s["last"], s
 
 run 0 "price feed logs" cs logs com.example.pricefeed
 expect_output "refused action reported to the app" "^refused: .*EACCES: publishing to topic 'orders/new' is not allowed"
-grep -q "denied publish to 'orders/new' for com.example.pricefeed" daemon.log &&
+grep -q "denied bus publish 'orders/new' for com.example.pricefeed: no policy rule grants it" daemon.log &&
     pass "refused action logged by the broker" || fail "refused action logged by the broker"
 grep -q "com.example.blotter (.*) joined the bus" daemon.log && pass "joins logged" ||
     fail "joins logged"

@@ -233,10 +233,12 @@ if [ "$sanitizer_build" = 1 ]; then
 fi
 cat >policy.json <<JSON
 {
-  "developer_mode": false,
+  "defaults": {
+    "bus": { "publish": ["*", "*/*", "*/*/*"], "subscribe": ["*", "*/*", "*/*/*"] },
+    "limits": { "memory_mb": $other_memory_mb, "processes": 16 }
+  },
   "apps": {
-    "com.example.robust.member": { "limits": { "memory_mb": $member_memory_mb, "processes": 4 } },
-    "*": { "limits": { "memory_mb": $other_memory_mb, "processes": 16 } }
+    "com.example.robust.member": { "limits": { "memory_mb": $member_memory_mb, "processes": 4 } }
   }
 }
 JSON

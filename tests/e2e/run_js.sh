@@ -99,7 +99,7 @@ expect_output "JS: data folder writable" '^PASS write data: kept$'
 expect_output "JS: granted path readable" '^PASS read granted path: shared text$'
 expect_output "JS: identity verified" '^PASS app identity: com.example.escape verified=true$'
 expect_output "JS: no host environment" '^PASS no host environment: \{\}$'
-expect_output "policy decision logged" "fs $CS_TMP/shared: requested read-write; granted read-only by policy"
+expect_output "policy decision logged" "granted fs read '$CS_TMP/shared' .read-write requested. for com.example.escape by policy policy.json"
 if printf '%s\n' "$out" | grep -q '^FAIL'; then
     fail "JS: no escape succeeded"
 else

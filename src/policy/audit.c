@@ -1,0 +1,174 @@
+/* Logging policy decisions: denials once per app, permission and target,
+ * and an audit file of JSON lines that rotates by size. */
+#include "policy/policy.h"
+
+#include "common/cleanup.h"
+#include "common/fsutil.h"
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SEEN_SLOTS 16384
+
+struct cs_policy_log {
+    FILE *out;
+    cs_policy_audit_settings audit;
+    uint64_t *seen; /* hashes of (app, permission, target) already logged */
+    size_t nseen;
+    bool full_noted;
+};
+
+cs_policy_log *cs_policy_log_new(FILE *out)
+{
+    cs_policy_log *log = calloc(1, sizeof(*log));
+    if (!log)
+        return NULL;
+    log->seen = calloc(SEEN_SLOTS, sizeof(uint64_t));
+    if (!log->seen) {
+        free(log);
+        return NULL;
+    }
+    log->out = out;
+    return log;
+}
+
+void cs_policy_log_free(cs_policy_log *log)
+{
+    if (!log)
+        return;
+    free(log->seen);
+    free(log);
+}
+
+void cs_policy_log_configure(cs_policy_log *log, const cs_policy *policy)
+{
+    if (log)
+        cs_policy_audit_settings_get(policy, &log->audit);
+}
+
+static uint64_t hash3(const char *a, const char *b, const char *c)
+{
+    uint64_t h = 1469598103934665603ULL;
+    const char *parts[3] = {a, b, c};
+    for (int i = 0; i < 3; i++) {
+        for (const char *p = parts[i]; p && *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+        h = (h ^ 0xff) * 1099511628211ULL;
+    }
+    return h ? h : 1;
+}
+
+/* True the first time the key is seen. When the table is full, nothing
+ * more is remembered and every further denial is logged. */
+static bool first_time(cs_policy_log *log, uint64_t h)
+{
+    if (log->nseen >= SEEN_SLOTS * 3 / 4)
+        return true;
+    size_t slot = (size_t)(h % SEEN_SLOTS);
+    while (log->seen[slot]) {
+        if (log->seen[slot] == h)
+            return false;
+        slot = (slot + 1) % SEEN_SLOTS;
+    }
+    log->seen[slot] = h;
+    log->nseen++;
+    return true;
+}
+
+static void rotate(const cs_policy_audit_settings *a)
+{
+    char from[1100], to[1100];
+    for (unsigned k = a->keep; k >= 2; k--) {
+        snprintf(from, sizeof(from), "%s.%u", a->path, k - 1);
+        snprintf(to, sizeof(to), "%s.%u", a->path, k);
+        rename(from, to);
+    }
+    if (a->keep == 0) {
+        unlink(a->path);
+        return;
+    }
+    snprintf(to, sizeof(to), "%s.1", a->path);
+    rename(a->path, to);
+}
+
+static int open_audit(const cs_policy_audit_settings *a)
+{
+    int fd = open(a->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 && errno == ENOENT) {
+        cs_autofree char *dir = cs_dirname(a->path);
+        cs_error err = {0};
+        if (dir && cs_mkdir_p(dir, 0700, &err) == 0)
+            fd = open(a->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    }
+    return fd;
+}
+
+static void write_audit(cs_policy_log *log, const char *app_id, const char *permission,
+                        const cs_policy_decision *d)
+{
+    const cs_policy_audit_settings *a = &log->audit;
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "time", stamp, "app",
+                             app_id ? app_id : "", "permission", permission, "target", d->target,
+                             "decision", d->granted ? "granted" : "denied", "file", d->file, "rule",
+                             d->rule, "reason", d->reason);
+    cs_autofree char *text = line ? json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(line);
+    if (!text)
+        return;
+    size_t len = strlen(text);
+    text[len] = '\0';
+
+    cs_autoclose int fd = open_audit(a);
+    if (fd < 0) {
+        if (log->out)
+            fprintf(log->out, "policy: cannot write the audit log %s: %s\n", a->path,
+                    strerror(errno));
+        return;
+    }
+    flock(fd, LOCK_EX);
+    struct stat sb;
+    if (fstat(fd, &sb) == 0 && (unsigned long long)sb.st_size + len + 1 > a->max_bytes &&
+        sb.st_size > 0) {
+        rotate(a);
+        int fresh = open_audit(a);
+        if (fresh >= 0) {
+            flock(fresh, LOCK_EX);
+            close(fd);
+            fd = fresh;
+        }
+    }
+    char *with_newline = malloc(len + 2);
+    if (with_newline) {
+        memcpy(with_newline, text, len);
+        with_newline[len] = '\n';
+        cs_write_all(fd, with_newline, len + 1);
+        free(with_newline);
+    }
+}
+
+void cs_policy_record(cs_policy_log *log, const char *app_id, const char *permission,
+                      const cs_policy_decision *d)
+{
+    if (!log)
+        return;
+    if (!d->granted && !first_time(log, hash3(app_id, permission, d->target)))
+        return;
+    if (!d->granted && log->out) {
+        fprintf(log->out, "policy: %s\n", d->reason);
+        fflush(log->out);
+    }
+    if (log->audit.path[0])
+        write_audit(log, app_id, permission, d);
+}
