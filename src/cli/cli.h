@@ -32,6 +32,11 @@ enum {
     OPT_SOCKET,
     OPT_FOLLOW,
     OPT_RESTART,
+    OPT_KEYS,
+    OPT_CHANNEL,
+    OPT_PATTERN,
+    OPT_EXPIRES,
+    OPT_ROOT,
 };
 
 typedef struct cli_option {
@@ -59,6 +64,12 @@ typedef struct cli {
     const char *socket;
     bool follow;
     const char *restart;
+    const char *keys;      /* repo: key folder */
+    const char *channel;   /* repo add and promote */
+    const char **patterns; /* repo delegate, repeatable */
+    size_t npatterns;
+    const char *expires; /* repo timestamp */
+    const char *root;    /* repo verify */
     int argc; /* positional arguments */
     char **argv;
 } cli;
@@ -106,3 +117,5 @@ const char *cli_safe(const char *s);
 /* Commands. */
 extern const cli_command cmd_key_generate, cmd_key_id, cmd_pack, cmd_verify, cmd_install, cmd_list,
     cmd_remove, cmd_run, cmd_start, cmd_ps, cmd_stop, cmd_logs;
+extern const cli_command cmd_repo_init, cmd_repo_add, cmd_repo_promote, cmd_repo_timestamp,
+    cmd_repo_rotate_key, cmd_repo_delegate, cmd_repo_verify;

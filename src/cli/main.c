@@ -6,8 +6,26 @@
 #include <string.h>
 
 static const cli_command *const commands[] = {
-    &cmd_key_generate, &cmd_key_id, &cmd_pack, &cmd_verify, &cmd_install, &cmd_list, &cmd_remove,
-    &cmd_run,          &cmd_start,  &cmd_ps,   &cmd_stop,   &cmd_logs,    NULL,
+    &cmd_key_generate,
+    &cmd_key_id,
+    &cmd_pack,
+    &cmd_verify,
+    &cmd_install,
+    &cmd_list,
+    &cmd_remove,
+    &cmd_run,
+    &cmd_start,
+    &cmd_ps,
+    &cmd_stop,
+    &cmd_logs,
+    &cmd_repo_init,
+    &cmd_repo_add,
+    &cmd_repo_promote,
+    &cmd_repo_timestamp,
+    &cmd_repo_rotate_key,
+    &cmd_repo_delegate,
+    &cmd_repo_verify,
+    NULL,
 };
 
 static void print_usage(FILE *out)

@@ -155,6 +155,28 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, cli *c)
         case OPT_RESTART:
             c->restart = optarg;
             break;
+        case OPT_KEYS:
+            c->keys = optarg;
+            break;
+        case OPT_CHANNEL:
+            c->channel = optarg;
+            break;
+        case OPT_PATTERN: {
+            const char **grown = realloc(c->patterns, (c->npatterns + 1) * sizeof(*grown));
+            if (!grown) {
+                status = CS_EXIT_ERROR;
+                break;
+            }
+            c->patterns = grown;
+            c->patterns[c->npatterns++] = optarg;
+            break;
+        }
+        case OPT_EXPIRES:
+            c->expires = optarg;
+            break;
+        case OPT_ROOT:
+            c->root = optarg;
+            break;
         case ':':
             fprintf(stderr, "cashstory %s: option '%s' needs an argument\n", cmd->name,
                     cli_safe(argv[optind - 1]));
@@ -186,6 +208,8 @@ void cli_free(cli *c)
 {
     free(c->trusted_keys);
     c->trusted_keys = NULL;
+    free(c->patterns);
+    c->patterns = NULL;
 }
 
 const char *cli_store(const cli *c)

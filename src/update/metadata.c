@@ -770,6 +770,11 @@ cs_meta_type cs_meta_get_type(const cs_meta *meta)
     return meta->type;
 }
 
+const char *cs_meta_name(const cs_meta *meta)
+{
+    return meta->name;
+}
+
 uint64_t cs_meta_version(const cs_meta *meta)
 {
     return meta->version;

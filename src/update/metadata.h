@@ -108,6 +108,8 @@ void cs_meta_free(cs_meta *meta);
 int cs_meta_load(const char *path, cs_meta_type expected, size_t max, cs_meta **out, cs_error *err);
 
 cs_meta_type cs_meta_get_type(const cs_meta *meta);
+/* File name given to cs_meta_parse, or the path given to cs_meta_load. */
+const char *cs_meta_name(const cs_meta *meta);
 uint64_t cs_meta_version(const cs_meta *meta);
 time_t cs_meta_expires(const cs_meta *meta);
 /* Digest and size of the exact bytes that were parsed. */

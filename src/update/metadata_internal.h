@@ -13,7 +13,7 @@ typedef struct cs_meta_signature {
 
 struct cs_meta {
     cs_meta_type type;
-    char name[128]; /* file name for messages */
+    char name[1024]; /* file name for messages */
     uint64_t version;
     time_t expires;
     json_t *document;    /* the whole file */

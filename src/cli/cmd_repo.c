@@ -1,0 +1,371 @@
+/* cashstory repo: create and publish to an update repository. */
+#include "cli/cli.h"
+
+#include "common/cleanup.h"
+#include "update/repo.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static bool require(const cli *c, const char *value, const char *option)
+{
+    if (value)
+        return true;
+    fprintf(stderr, "cashstory %s: %s is required; see 'cashstory %s --help'\n", c->command, option,
+            c->command);
+    return false;
+}
+
+static void print_time(FILE *out, time_t t)
+{
+    char when[21];
+    cs_meta_format_time(t, when);
+    fputs(when, out);
+}
+
+/* Print what a command published, as text or (with --json) one object. */
+static void print_result(const cli *c, const cs_repo_result *r)
+{
+    if (c->json) {
+        char when[21];
+        cs_meta_format_time(r->timestamp_expires, when);
+        json_t *j =
+            json_pack("{s:I, s:I, s:I, s:I, s:s}", "root_version", (json_int_t)r->root_version,
+                      "targets_version", (json_int_t)r->targets_version, "snapshot_version",
+                      (json_int_t)r->snapshot_version, "timestamp_version",
+                      (json_int_t)r->timestamp_version, "timestamp_expires", when);
+        if (r->app_id[0]) {
+            json_object_set_new(j, "app_id", json_string(r->app_id));
+            json_object_set_new(j, "version", json_string(r->version));
+        }
+        if (r->role[0])
+            json_object_set_new(j, "role", json_string(r->role));
+        if (r->key_id[0])
+            json_object_set_new(j, "key_id", json_string(r->key_id));
+        if (r->blobs_added || r->blobs_present) {
+            json_object_set_new(j, "blobs_added", json_integer((json_int_t)r->blobs_added));
+            json_object_set_new(j, "bytes_added", json_integer((json_int_t)r->bytes_added));
+            json_object_set_new(j, "blobs_present", json_integer((json_int_t)r->blobs_present));
+        }
+        json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+        putchar('\n');
+        json_decref(j);
+        return;
+    }
+    if (r->blobs_added || r->blobs_present)
+        printf("blobs: %llu new (%llu bytes), %llu already stored\n",
+               (unsigned long long)r->blobs_added, (unsigned long long)r->bytes_added,
+               (unsigned long long)r->blobs_present);
+    if (r->key_id[0])
+        printf("new key id: %s\n", r->key_id);
+    printf("published: root %llu", (unsigned long long)r->root_version);
+    if (r->targets_version)
+        printf(", %s %llu", r->role[0] && strcmp(r->role, "targets") != 0 ? r->role : "targets",
+               (unsigned long long)r->targets_version);
+    if (r->snapshot_version)
+        printf(", snapshot %llu", (unsigned long long)r->snapshot_version);
+    if (r->timestamp_version) {
+        printf(", timestamp %llu (expires ", (unsigned long long)r->timestamp_version);
+        print_time(stdout, r->timestamp_expires);
+        putchar(')');
+    }
+    putchar('\n');
+}
+
+static int run_init(cli *c)
+{
+    if (!require(c, c->keys, "--keys DIR"))
+        return CS_EXIT_USAGE;
+    cs_error err = {0};
+    cs_repo_result result;
+    int rc = cs_repo_init(c->argv[0], c->keys, &result, &err);
+    if (rc < 0)
+        return cli_fail(c, rc, &err);
+    if (!c->json)
+        printf("created repository %s; keys in %s\n"
+               "Move root.key and targets.key to offline storage. Hosts that publish need\n"
+               "snapshot.key and timestamp.key; the timestamp timer needs timestamp.key only.\n",
+               cli_safe(c->argv[0]), cli_safe(c->keys));
+    print_result(c, &result);
+    return CS_EXIT_OK;
+}
+
+static int run_add(cli *c)
+{
+    if (!require(c, c->keys, "--keys DIR") || !require(c, c->channel, "--channel NAME"))
+        return CS_EXIT_USAGE;
+    cs_error err = {0};
+    cs_trust trust;
+    cs_trust_init(&trust);
+    int rc = cli_load_trust(c, &trust, &err);
+    if (rc == 0) {
+        cs_repo_result result;
+        rc = cs_repo_add(c->argv[0], c->keys, c->argv[1], c->channel, &trust, &result, &err);
+        if (rc == 0) {
+            if (!c->json)
+                printf("added %s %s to channel %s\n", result.app_id, result.version, c->channel);
+            print_result(c, &result);
+        }
+    }
+    cs_trust_free(&trust);
+    return rc < 0 ? cli_fail(c, rc, &err) : CS_EXIT_OK;
+}
+
+static int run_promote(cli *c)
+{
+    if (!require(c, c->keys, "--keys DIR") || !require(c, c->channel, "--channel NAME"))
+        return CS_EXIT_USAGE;
+    cs_error err = {0};
+    cs_repo_result result;
+    int rc =
+        cs_repo_promote(c->argv[0], c->keys, c->argv[1], c->argv[2], c->channel, &result, &err);
+    if (rc < 0)
+        return cli_fail(c, rc, &err);
+    if (!c->json)
+        printf("channel %s of %s now points to %s\n", c->channel, result.app_id, result.version);
+    print_result(c, &result);
+    return CS_EXIT_OK;
+}
+
+static int run_timestamp(cli *c)
+{
+    if (!require(c, c->keys, "--keys DIR"))
+        return CS_EXIT_USAGE;
+    cs_error err = {0};
+    time_t expires = 0;
+    if (c->expires) {
+        struct tm tm = {0};
+        const char *end = strptime(c->expires, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (!end || *end) {
+            fprintf(stderr,
+                    "cashstory %s: --expires '%s' is not a UTC time such as "
+                    "2027-01-31T12:00:00Z\n",
+                    c->command, cli_safe(c->expires));
+            return CS_EXIT_USAGE;
+        }
+        expires = timegm(&tm);
+        if (expires <= time(NULL))
+            fprintf(stderr,
+                    "cashstory %s: warning: --expires %s is in the past; clients will "
+                    "reject this timestamp\n",
+                    c->command, cli_safe(c->expires));
+    }
+    cs_repo_result result;
+    int rc = cs_repo_timestamp(c->argv[0], c->keys, expires, &result, &err);
+    if (rc < 0)
+        return cli_fail(c, rc, &err);
+    print_result(c, &result);
+    return CS_EXIT_OK;
+}
+
+static int run_rotate(cli *c)
+{
+    if (!require(c, c->keys, "--keys DIR"))
+        return CS_EXIT_USAGE;
+    cs_error err = {0};
+    cs_repo_result result;
+    int rc = cs_repo_rotate_key(c->argv[0], c->keys, c->argv[1], &result, &err);
+    if (rc < 0)
+        return cli_fail(c, rc, &err);
+    if (!c->json)
+        printf("the %s role now uses the key in %s/%s.key; the old key is kept as "
+               "%s.retired-%llu.key\n",
+               c->argv[1], cli_safe(c->keys), c->argv[1], c->argv[1],
+               (unsigned long long)result.root_version - 1);
+    print_result(c, &result);
+    return CS_EXIT_OK;
+}
+
+static int run_delegate(cli *c)
+{
+    if (!require(c, c->keys, "--keys DIR") || !require(c, c->patterns ? "" : NULL, "--pattern"))
+        return CS_EXIT_USAGE;
+    cs_error err = {0};
+    cs_repo_result result;
+    int rc =
+        cs_repo_delegate(c->argv[0], c->keys, c->argv[1], c->patterns, c->npatterns, &result, &err);
+    if (rc < 0)
+        return cli_fail(c, rc, &err);
+    if (!c->json)
+        printf("role %s signs with %s/delegation-%s.key; give that key to the publisher\n",
+               cli_safe(c->argv[1]), cli_safe(c->keys), cli_safe(c->argv[1]));
+    print_result(c, &result);
+    return CS_EXIT_OK;
+}
+
+static int run_verify(cli *c)
+{
+    cs_error err = {0};
+    cs_repo_summary s;
+    int rc = cs_repo_verify(c->argv[0], c->root, time(NULL), &s, &err);
+    if (rc < 0)
+        return cli_fail(c, rc, &err);
+    char when[21];
+    cs_meta_format_time(s.timestamp_expires, when);
+    if (c->json) {
+        json_t *j = json_pack(
+            "{s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:I}", "root_version",
+            (json_int_t)s.root_version, "timestamp_version", (json_int_t)s.timestamp_version,
+            "snapshot_version", (json_int_t)s.snapshot_version, "targets_version",
+            (json_int_t)s.targets_version, "timestamp_expires", when, "delegations",
+            (json_int_t)s.delegations, "apps", (json_int_t)s.apps, "versions",
+            (json_int_t)s.versions, "blobs_checked", (json_int_t)s.blobs_checked, "bytes_checked",
+            (json_int_t)s.bytes_checked);
+        json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+        putchar('\n');
+        json_decref(j);
+    } else {
+        printf("repository %s verified: root %llu, timestamp %llu (expires %s), snapshot %llu, "
+               "targets %llu\n"
+               "%zu delegations, %zu apps, %zu versions, %llu blobs (%llu bytes) checked\n",
+               cli_safe(c->argv[0]), (unsigned long long)s.root_version,
+               (unsigned long long)s.timestamp_version, when,
+               (unsigned long long)s.snapshot_version, (unsigned long long)s.targets_version,
+               s.delegations, s.apps, s.versions, (unsigned long long)s.blobs_checked,
+               (unsigned long long)s.bytes_checked);
+    }
+    return CS_EXIT_OK;
+}
+
+static const cli_option keys_option[] = {
+    {"keys", OPT_KEYS, "DIR", "key folder, outside the repository folder; required"},
+    {NULL, 0, NULL, NULL},
+};
+
+static const cli_option channel_options[] = {
+    {"keys", OPT_KEYS, "DIR", "key folder, outside the repository folder; required"},
+    {"channel", OPT_CHANNEL, "NAME", "channel to point at the version, such as stable; required"},
+    {NULL, 0, NULL, NULL},
+};
+
+static const cli_option timestamp_options[] = {
+    {"keys", OPT_KEYS, "DIR", "key folder holding timestamp.key; required"},
+    {"expires", OPT_EXPIRES, "TIME",
+     "expiry as a UTC time YYYY-MM-DDTHH:MM:SSZ (default: one day from now)"},
+    {NULL, 0, NULL, NULL},
+};
+
+static const cli_option delegate_options[] = {
+    {"keys", OPT_KEYS, "DIR", "key folder, outside the repository folder; required"},
+    {"pattern", OPT_PATTERN, "PATTERN",
+     "app id (com.acme.chart) or app id prefix (com.acme.*) the role may publish; repeatable, "
+     "at least one"},
+    {NULL, 0, NULL, NULL},
+};
+
+static const cli_option verify_options[] = {
+    {"root", OPT_ROOT, "FILE", "trusted root metadata to start from (default: DIR/1.root.json)"},
+    {NULL, 0, NULL, NULL},
+};
+
+const cli_command cmd_repo_init = {
+    .name = "repo init",
+    .usage = "DIR --keys KEYDIR",
+    .summary = "Create an update repository and its role keys.",
+    .description =
+        "Creates DIR with version 1 of root.json, targets.json, snapshot.json and\n"
+        "timestamp.json, and KEYDIR (mode 0700) with one Ed25519 key per role: root.key,\n"
+        "targets.key, snapshot.key and timestamp.key. KEYDIR must be outside DIR, which a\n"
+        "web server publishes. Keep root.key and targets.key offline; only commands that\n"
+        "change what they sign need them. See docs/repository.md.",
+    .options = keys_option,
+    .min_args = 1,
+    .max_args = 1,
+    .common = CLI_JSON,
+    .run = run_init,
+};
+
+const cli_command cmd_repo_add = {
+    .name = "repo add",
+    .usage = "DIR FILE.csa --channel NAME --keys KEYDIR",
+    .summary = "Publish a signed package to a channel of a repository.",
+    .description =
+        "Verifies the package like 'cashstory verify' (its signer must be trusted through\n"
+        "--trust or --trusted-key), stores each of its files once in DIR/blobs/sha256,\n"
+        "lists the version and points the channel at it. Re-signs the targets file of the\n"
+        "role that owns the app id (targets.key, or delegation-NAME.key for a delegated\n"
+        "role), the snapshot (snapshot.key) and the timestamp (timestamp.key).",
+    .options = channel_options,
+    .min_args = 2,
+    .max_args = 2,
+    .common = CLI_JSON | CLI_TRUST,
+    .run = run_add,
+};
+
+const cli_command cmd_repo_promote = {
+    .name = "repo promote",
+    .usage = "DIR ID VERSION --channel NAME --keys KEYDIR",
+    .summary = "Point a channel of an app at a published version.",
+    .description =
+        "Moves the channel forward (beta to stable) or back (to withdraw a bad version).\n"
+        "Needs the key of the role that owns the app id, snapshot.key and timestamp.key.",
+    .options = channel_options,
+    .min_args = 3,
+    .max_args = 3,
+    .common = CLI_JSON,
+    .run = run_promote,
+};
+
+const cli_command cmd_repo_timestamp = {
+    .name = "repo timestamp",
+    .usage = "DIR --keys KEYDIR",
+    .summary = "Re-sign the short-lived timestamp (run it from a timer).",
+    .description =
+        "Writes a new timestamp.json for the current snapshot. Clients reject a timestamp\n"
+        "that expired more than 5 minutes ago, so run this more often than its lifetime,\n"
+        "for example every hour for the default lifetime of one day. Needs timestamp.key only.",
+    .options = timestamp_options,
+    .min_args = 1,
+    .max_args = 1,
+    .common = CLI_JSON,
+    .run = run_timestamp,
+};
+
+const cli_command cmd_repo_rotate_key = {
+    .name = "repo rotate-key",
+    .usage = "DIR ROLE --keys KEYDIR",
+    .summary = "Replace the key of the root, targets, snapshot or timestamp role.",
+    .description =
+        "Generates ROLE.key in KEYDIR, publishes the next N.root.json signed by the old and\n"
+        "the new root keys, and re-signs what the role signs. Clients follow the chain of\n"
+        "root versions. The old key files are kept as ROLE.retired-N.key and .pub. Needs\n"
+        "root.key, plus the keys of the files that are re-signed.",
+    .options = keys_option,
+    .min_args = 2,
+    .max_args = 2,
+    .common = CLI_JSON,
+    .run = run_rotate,
+};
+
+const cli_command cmd_repo_delegate = {
+    .name = "repo delegate",
+    .usage = "DIR NAME --pattern PATTERN... --keys KEYDIR",
+    .summary = "Let a publisher role publish the app ids that match its patterns.",
+    .description =
+        "Adds (or updates) delegated role NAME in targets.json with the key\n"
+        "KEYDIR/delegation-NAME.key, generated when missing. The role may only list app\n"
+        "ids that match its patterns, and no other role may list them. Needs targets.key,\n"
+        "snapshot.key and timestamp.key.",
+    .options = delegate_options,
+    .min_args = 2,
+    .max_args = 2,
+    .common = CLI_JSON,
+    .run = run_delegate,
+};
+
+const cli_command cmd_repo_verify = {
+    .name = "repo verify",
+    .usage = "DIR",
+    .summary = "Check every signature, version, expiry and blob of a repository.",
+    .description =
+        "Checks the repository as a client would, starting from 1.root.json (or --root):\n"
+        "the root chain, timestamp, snapshot, targets and delegated files, then every blob\n"
+        "of every listed version by size and SHA-256, and each package's signature.",
+    .options = verify_options,
+    .min_args = 1,
+    .max_args = 1,
+    .common = CLI_JSON,
+    .run = run_verify,
+};

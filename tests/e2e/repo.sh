@@ -1,0 +1,232 @@
+# End-to-end tests of the repository commands: init, add, promote,
+# timestamp, rotate-key, delegate and verify, their key checks and their
+# messages. An independent check in Python and openssl reproduces the
+# canonical signed bytes of the format.
+source "$(dirname "$0")/lib.sh"
+
+cs() { cashstory "$@"; }
+
+# hashes: the SHA-256 of every metadata file of the repository, one line each.
+hashes() {
+    (cd repo && sha256sum ./*.json delegations/*.json 2>/dev/null)
+}
+
+# json_get FILE EXPR: print a value of the "signed" part of a metadata file.
+json_get() {
+    python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["signed"]; print(eval(sys.argv[2]))' "$@"
+}
+
+# make_app DIR ID VERSION: a copy of the hello example with another id and version.
+make_app() {
+    copy_example "$1"
+    python3 - "$1/cashstory.json" "$2" "$3" <<'EOF'
+import json, sys
+path, app_id, version = sys.argv[1:]
+m = json.load(open(path))
+m["id"], m["version"] = app_id, version
+json.dump(m, open(path, "w"), indent=2)
+EOF
+}
+
+cs key generate --out publisher >/dev/null
+cs key generate --out stranger >/dev/null
+make_app hello-1.0 com.example.hello 1.0.0
+cs pack hello-1.0 --key publisher.key --out hello-1.0.0.csa >/dev/null
+make_app hello-1.1 com.example.hello 1.1.0
+echo '// one changed file' >>hello-1.1/main.js
+cs pack hello-1.1 --key publisher.key --out hello-1.1.0.csa >/dev/null
+nfiles=$(find hello-1.1 -type f | wc -l)
+
+# Creating a repository.
+run 2 "init without --keys" cs repo init repo
+expect_output "init names --keys" '--keys DIR is required'
+run 1 "init with keys inside the repository" cs repo init repo --keys repo/keys
+expect_output "keys inside named" 'is inside the repository folder'
+rm -rf repo
+run 0 "init" cs repo init repo --keys keys
+expect_output "init says where keys go" 'offline'
+for f in 1.root.json root.json targets.json 1.targets.json snapshot.json 1.snapshot.json timestamp.json; do
+    [ -f "repo/$f" ] && pass "init wrote $f" || fail "init wrote $f"
+done
+[ -d repo/blobs/sha256 ] && pass "init made blobs/sha256" || fail "init made blobs/sha256"
+[ "$(stat -c %a keys)" = 700 ] && pass "key folder mode 0700" || fail "key folder mode 0700"
+for role in root targets snapshot timestamp; do
+    [ "$(stat -c %a keys/$role.key)" = 600 ] && pass "$role.key mode 0600" || fail "$role.key mode 0600"
+done
+run 1 "init twice" cs repo init repo --keys keys2
+expect_output "init twice message" 'is a repository already'
+run 0 "verify a new repository" cs repo verify repo
+expect_output "verify summary" 'root 1, timestamp 1 .*snapshot 1, targets 1'
+
+# The canonical signed bytes, rebuilt independently: compact JSON with
+# sorted keys after the domain prefix, checked with openssl.
+cat >canonical.py <<'EOF'
+import binascii, json, subprocess, sys
+doc = json.load(open(sys.argv[1]))
+root = json.load(open(sys.argv[2]))["signed"]
+role = doc["signed"]["type"]
+message = b"CashStory repository metadata v1\0" + json.dumps(
+    doc["signed"], sort_keys=True, separators=(",", ":")).encode()
+open("message.bin", "wb").write(message)
+ok = 0
+for sig in doc["signatures"]:
+    if sig["keyid"] not in root["roles"][role]["keyids"]:
+        continue
+    raw = binascii.unhexlify(root["keys"][sig["keyid"]]["public"])
+    der = binascii.unhexlify("302a300506032b6570032100") + raw
+    open("key.der", "wb").write(der)
+    open("sig.bin", "wb").write(binascii.unhexlify(sig["sig"]))
+    r = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-inkey",
+                        "key.der", "-rawin", "-in", "message.bin", "-sigfile", "sig.bin"],
+                       capture_output=True)
+    ok += r.returncode == 0
+sys.exit(0 if ok >= root["roles"][role]["threshold"] else 1)
+EOF
+for f in timestamp snapshot targets root; do
+    run 0 "openssl verifies $f.json over the canonical bytes" python3 canonical.py repo/$f.json repo/root.json
+done
+
+# Adding packages.
+run 2 "add without --channel" cs repo add repo hello-1.0.0.csa --keys keys
+run 3 "add an untrusted package" cs repo add repo hello-1.0.0.csa --channel stable --keys keys
+expect_output "untrusted signer named" 'not (in|trusted)'
+before=$(hashes)
+cp hello-1.0.0.csa tampered.csa
+python3 - tampered.csa <<'EOF'
+import sys
+data = bytearray(open(sys.argv[1], "rb").read())
+i = data.find(b"Hello")
+data[i] ^= 0x20
+open(sys.argv[1], "wb").write(data)
+EOF
+run 3 "add a tampered package" cs repo add repo tampered.csa --channel stable --keys keys --trusted-key publisher.pub
+[ "$before" = "$(hashes)" ] && pass "rejected packages change no metadata" || fail "rejected packages change no metadata"
+[ -z "$(ls repo/blobs/sha256)" ] && pass "rejected packages store no blob" || fail "rejected packages store no blob"
+[ ! -e repo/.staging ] && pass "staging folder removed" || fail "staging folder removed"
+
+run 0 "add 1.0.0 to stable" cs repo add repo hello-1.0.0.csa --channel stable --keys keys --trusted-key publisher.pub
+expect_output "add reports the version" 'added com.example.hello 1.0.0 to channel stable'
+expect_output "add reports new blobs" "blobs: $((nfiles + 3)) new"
+expect_output "add reports versions" 'published: root 1, targets 2, snapshot 2, timestamp 2'
+[ "$(json_get repo/targets.json 's["targets"]["com.example.hello"]["channels"]["stable"]')" = 1.0.0 ] &&
+    pass "stable points to 1.0.0" || fail "stable points to 1.0.0"
+[ -f repo/2.targets.json ] && [ -f repo/2.snapshot.json ] && pass "versioned copies written" ||
+    fail "versioned copies written"
+cmp -s repo/1.targets.json repo/targets.json && fail "targets.json replaced" || pass "targets.json replaced"
+index_blob=$(json_get repo/targets.json 's["targets"]["com.example.hello"]["versions"]["1.0.0"]["index"]["sha256"]')
+tar -xOf hello-1.0.0.csa .cashstory/index.json | cmp -s - "repo/blobs/sha256/$index_blob" &&
+    pass "index blob is the package index" || fail "index blob is the package index"
+main_sha=$(sha256sum hello-1.0/main.js | cut -d' ' -f1)
+cmp -s hello-1.0/main.js "repo/blobs/sha256/$main_sha" && pass "file blob named by its SHA-256" ||
+    fail "file blob named by its SHA-256"
+
+run 0 "add 1.1.0 to beta" cs repo add repo hello-1.1.0.csa --channel beta --keys keys --trusted-key publisher.pub
+# Only the index, its signature, the manifest (its version changed) and the
+# changed main.js are new; the publisher key and the other files are stored.
+expect_output "one changed file uploads four blobs" "blobs: 4 new "
+run 0 "add the same version again" cs repo add repo hello-1.1.0.csa --channel beta --keys keys --trusted-key publisher.pub
+expect_output "same version stores nothing" 'blobs: 0 new'
+make_app hello-1.1b com.example.hello 1.1.0
+echo '// other content' >>hello-1.1b/main.js
+cs pack hello-1.1b --key publisher.key --out hello-1.1.0b.csa >/dev/null
+run 1 "add other content under a published version" cs repo add repo hello-1.1.0b.csa --channel beta --keys keys --trusted-key publisher.pub
+expect_output "republish message" 'already lists com.example.hello version 1.1.0 with another package index'
+run 1 "add with an invalid channel" cs repo add repo hello-1.1.0.csa --channel 'Stable!' --keys keys --trusted-key publisher.pub
+expect_output "invalid channel named" "channel name 'Stable!' is invalid"
+
+# Promoting.
+run 0 "promote 1.1.0 to stable" cs repo promote repo com.example.hello 1.1.0 --channel stable --keys keys
+expect_output "promote message" 'channel stable of com.example.hello now points to 1.1.0'
+[ "$(json_get repo/targets.json 's["targets"]["com.example.hello"]["channels"]["stable"]')" = 1.1.0 ] &&
+    pass "stable points to 1.1.0" || fail "stable points to 1.1.0"
+run 1 "promote an unknown version" cs repo promote repo com.example.hello 9.9.9 --channel stable --keys keys
+expect_output "unknown version named" 'does not list com.example.hello version 9.9.9'
+run 0 "promote back to 1.0.0" cs repo promote repo com.example.hello 1.0.0 --channel stable --keys keys
+
+# Offline keys: a host with only the online keys can re-sign the timestamp
+# but cannot change targets.
+mkdir -m 700 online
+cp keys/timestamp.key keys/snapshot.key online/
+before=$(hashes)
+run 1 "add without targets.key" cs repo add repo hello-1.1.0.csa --channel stable --keys online --trusted-key publisher.pub
+expect_output "missing key named" 'online/targets.key not found'
+[ "$before" = "$(hashes)" ] && pass "failed add changes no metadata" || fail "failed add changes no metadata"
+snapshot_before=$(sha256sum repo/snapshot.json)
+version_before=$(json_get repo/timestamp.json 's["version"]')
+run 0 "timestamp with online keys" cs repo timestamp repo --keys online
+[ "$(json_get repo/timestamp.json 's["version"]')" = $((version_before + 1)) ] &&
+    pass "timestamp version raised" || fail "timestamp version raised"
+[ "$snapshot_before" = "$(sha256sum repo/snapshot.json)" ] && pass "timestamp leaves the snapshot" ||
+    fail "timestamp leaves the snapshot"
+cp keys/targets.key online/timestamp.key
+run 3 "timestamp with the wrong key" cs repo timestamp repo --keys online
+expect_output "wrong key named" 'is not a key that may sign timestamp metadata'
+
+# Expiry.
+run 0 "write an expired timestamp" cs repo timestamp repo --keys keys --expires 2020-01-01T00:00:00Z
+expect_output "past expiry warned" 'in the past'
+run 1 "verify reports the expired timestamp" cs repo verify repo
+expect_output "expiry named" 'timestamp.json expired at 2020-01-01T00:00:00Z'
+run 0 "timestamp refreshes" cs repo timestamp repo --keys keys
+run 0 "verify after refresh" cs repo verify repo
+expect_output "verify counts blobs" "1 apps, 2 versions, $(ls repo/blobs/sha256 | wc -l) blobs"
+
+# Key rotation: every rotation publishes the next root, and a client that
+# trusts only version 1 follows the chain.
+for role in timestamp snapshot targets root; do
+    run 0 "rotate the $role key" cs repo rotate-key repo $role --keys keys
+    expect_output "rotate $role names the new key" 'new key id: [0-9a-f]{64}'
+    [ -f keys/$role.retired-$(($(json_get repo/root.json 's["version"]') - 1)).key ] &&
+        pass "old $role key kept" || fail "old $role key kept"
+done
+[ "$(json_get repo/root.json 's["version"]')" = 5 ] && pass "root version 5" || fail "root version 5"
+for v in 1 2 3 4 5; do
+    [ -f repo/$v.root.json ] && pass "$v.root.json kept" || fail "$v.root.json kept"
+done
+cmp -s repo/5.root.json repo/root.json && pass "root.json is the newest" || fail "root.json is the newest"
+run 0 "openssl verifies root 5 with the keys of root 4" python3 canonical.py repo/5.root.json repo/4.root.json
+run 0 "openssl verifies root 5 with its own keys" python3 canonical.py repo/5.root.json repo/5.root.json
+run 1 "root 4 not signed by the root keys of 5" python3 canonical.py repo/4.root.json repo/5.root.json
+run 0 "verify follows the root chain" cs repo verify repo
+expect_output "verify reaches root 5" 'root 5'
+cp repo/1.root.json trusted-root.json
+run 0 "verify from a root outside the folder" cs repo verify repo --root trusted-root.json
+run 1 "rotate an unknown role" cs repo rotate-key repo publisher --keys keys
+expect_output "unknown role message" "role 'publisher' is not root, targets, snapshot or timestamp"
+run 3 "old keys no longer sign" cs repo timestamp repo --keys online
+
+# Delegation: the acme role may publish com.acme.* only.
+run 2 "delegate without patterns" cs repo delegate repo acme --keys keys
+run 0 "delegate com.acme.*" cs repo delegate repo acme --pattern 'com.acme.*' --keys keys
+[ -f keys/delegation-acme.key ] && pass "delegation key generated" || fail "delegation key generated"
+[ -f repo/delegations/acme.json ] && [ -f repo/delegations/1.acme.json ] &&
+    pass "empty delegated file written" || fail "empty delegated file written"
+make_app chart com.acme.chart 2.0.0
+cs pack chart --key publisher.key --out chart.csa >/dev/null
+mkdir -m 700 acme
+cp keys/delegation-acme.key keys/snapshot.key keys/timestamp.key acme/
+run 0 "publisher adds its own app" cs repo add repo chart.csa --channel stable --keys acme --trusted-key publisher.pub
+expect_output "delegated file re-signed" 'published: root 5, acme 2'
+[ "$(json_get repo/delegations/acme.json 's["targets"]["com.acme.chart"]["channels"]["stable"]')" = 2.0.0 ] &&
+    pass "app listed in the delegated file" || fail "app listed in the delegated file"
+run 1 "publisher cannot add another publisher's app" cs repo add repo hello-1.1.0.csa --channel stable --keys acme --trusted-key publisher.pub
+expect_output "targets key needed" 'acme/targets.key not found'
+run 1 "delegating an app the top level lists" cs repo delegate repo hello --pattern com.example.hello --keys keys
+expect_output "overlap named" "app 'com.example.hello' is delegated to role 'hello'"
+run 1 "patterns that exclude a listed app" cs repo delegate repo acme --pattern 'com.acme.tools.*' --keys keys
+expect_output "excluded app named" "role 'acme' lists app 'com.acme.chart', which the new delegations no longer give it"
+run 0 "verify with a delegation" cs repo verify repo
+expect_output "verify counts the delegation" '1 delegations, 2 apps, 3 versions'
+
+# Verify finds damage.
+chmod u+w "repo/blobs/sha256/$main_sha"
+printf 'x' >>"repo/blobs/sha256/$main_sha"
+run 3 "verify finds a changed blob" cs repo verify repo
+expect_output "changed blob named" "file 'main.js'.*blob $main_sha has more bytes than the"
+cp hello-1.0/main.js "repo/blobs/sha256/$main_sha"
+run 0 "verify after repair" cs repo verify repo
+cp repo/4.snapshot.json repo/snapshot.json
+run 3 "verify finds a stale snapshot.json" cs repo verify repo
+expect_output "stale copy named" 'snapshot.json differs from'
+
+finish
