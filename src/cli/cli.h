@@ -37,6 +37,7 @@ enum {
     OPT_PATTERN,
     OPT_EXPIRES,
     OPT_ROOT,
+    OPT_CHECK,
 };
 
 typedef struct cli_option {
@@ -70,6 +71,7 @@ typedef struct cli {
     size_t npatterns;
     const char *expires; /* repo timestamp */
     const char *root;    /* repo verify */
+    bool check; /* update --check */
     int argc; /* positional arguments */
     char **argv;
 } cli;
@@ -119,3 +121,4 @@ extern const cli_command cmd_key_generate, cmd_key_id, cmd_pack, cmd_verify, cmd
     cmd_remove, cmd_run, cmd_start, cmd_ps, cmd_stop, cmd_logs;
 extern const cli_command cmd_repo_init, cmd_repo_add, cmd_repo_promote, cmd_repo_timestamp,
     cmd_repo_rotate_key, cmd_repo_delegate, cmd_repo_verify;
+extern const cli_command cmd_update, cmd_rollback;

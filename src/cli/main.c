@@ -18,6 +18,8 @@ static const cli_command *const commands[] = {
     &cmd_ps,
     &cmd_stop,
     &cmd_logs,
+    &cmd_update,
+    &cmd_rollback,
     &cmd_repo_init,
     &cmd_repo_add,
     &cmd_repo_promote,

@@ -177,6 +177,9 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, cli *c)
         case OPT_ROOT:
             c->root = optarg;
             break;
+        case OPT_CHECK:
+            c->check = true;
+            break;
         case ':':
             fprintf(stderr, "cashstory %s: option '%s' needs an argument\n", cmd->name,
                     cli_safe(argv[optind - 1]));

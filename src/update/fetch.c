@@ -28,6 +28,34 @@ static void curl_init(void)
     curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+struct cs_fetch_session {
+    CURL *curl;
+};
+
+cs_fetch_session *cs_fetch_session_new(void)
+{
+    pthread_once(&curl_once, curl_init);
+    if (curl_init_result != CURLE_OK)
+        return NULL;
+    cs_fetch_session *session = calloc(1, sizeof(*session));
+    if (!session)
+        return NULL;
+    session->curl = curl_easy_init();
+    if (!session->curl) {
+        free(session);
+        return NULL;
+    }
+    return session;
+}
+
+void cs_fetch_session_free(cs_fetch_session *session)
+{
+    if (!session)
+        return;
+    curl_easy_cleanup(session->curl);
+    free(session);
+}
+
 /* One transfer: where the content goes and what has arrived so far. */
 typedef struct transfer {
     CURL *curl;
@@ -211,7 +239,13 @@ static int perform(const cs_fetch_options *options, const char *url, transfer *t
         return cs_error_set(err, EIO, "cannot initialize libcurl: %s",
                             curl_easy_strerror(curl_init_result));
 
-    t->curl = curl_easy_init();
+    if (options->session) {
+        /* A reset keeps the handle's open connections and TLS sessions. */
+        t->curl = options->session->curl;
+        curl_easy_reset(t->curl);
+    } else {
+        t->curl = curl_easy_init();
+    }
     if (!t->curl)
         return cs_error_set(err, ENOMEM, "cannot create a libcurl handle");
     t->range_start = -1;
@@ -265,7 +299,8 @@ static int perform(const cs_fetch_options *options, const char *url, transfer *t
         if (code != 200 && code != 206)
             rc = cs_error_set(err, EIO, "%s: the server returned HTTP %ld", url, code);
     }
-    curl_easy_cleanup(c);
+    if (!options->session)
+        curl_easy_cleanup(c);
     t->curl = NULL;
     return rc;
 }

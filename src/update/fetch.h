@@ -13,7 +13,8 @@
  * -EPROTO for TLS and certificate failures, -CS_EVERIFY for a file whose
  * size or SHA-256 differs from the expected one, -EIO for other transfer
  * failures (including a server that closes the connection early). Functions
- * are safe to call from several threads at once. */
+ * are safe to call from several threads at once, each with its own
+ * session or none. */
 #pragma once
 
 #include "common/error.h"
@@ -23,12 +24,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A libcurl handle kept across downloads, so that requests to one server
+ * reuse the connection and the TLS session. One thread at a time may use
+ * a session. */
+typedef struct cs_fetch_session cs_fetch_session;
+
+cs_fetch_session *cs_fetch_session_new(void);
+void cs_fetch_session_free(cs_fetch_session *session);
+
 typedef struct cs_fetch_options {
-    const char *ca_file;  /* PEM CA certificates for the server; NULL for the system's */
-    bool allow_http;      /* accept http:// URLs (signatures still verify every byte) */
-    long connect_timeout; /* seconds; 0 for the default of 15 */
-    long low_speed_time;  /* seconds below low_speed_bytes per second; 0 for 30 */
-    long low_speed_bytes; /* bytes per second; 0 for 1 */
+    const char *ca_file;       /* PEM CA certificates for the server; NULL for the system's */
+    bool allow_http;           /* accept http:// URLs (signatures still verify every byte) */
+    long connect_timeout;      /* seconds; 0 for the default of 15 */
+    long low_speed_time;       /* seconds below low_speed_bytes per second; 0 for 30 */
+    long low_speed_bytes;      /* bytes per second; 0 for 1 */
+    cs_fetch_session *session; /* NULL: one connection per download */
 } cs_fetch_options;
 
 /* What one download transferred, for logs and benchmarks. */
