@@ -9,6 +9,7 @@
 #include "package/store.h"
 #include "policy/policy.h"
 #include "sandbox/sandbox.h"
+#include "update/agent.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -117,6 +118,15 @@ static void daemon_log(const char *fmt, ...)
     localtime_r(&now, &tm);
     strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
     fprintf(stderr, "%s cashstoryd: %s\n", stamp, line);
+}
+
+/* The update agent; NULL once the daemon shuts down. */
+static cs_update_agent *update_agent;
+
+static void update_log(void *ctx, const char *line)
+{
+    (void)ctx;
+    daemon_log("%s", line);
 }
 
 static void broker_log(void *ctx, const char *line)
@@ -451,6 +461,8 @@ static void instance_exited(app_instance *a, int wait_status)
                    WTERMSIG(wait_status), strsignal(WTERMSIG(wait_status)));
     else
         daemon_log("%s (instance %s) exited with status %d", a->app_id, a->instance_id, a->status);
+    cs_update_agent_app_exited(update_agent, a->app_id, a->version, a->started,
+                               a->status != 0 && !a->stopping);
     if (a->launched) {
         cs_launch_free(&a->launch);
         a->launched = false;
@@ -1042,6 +1054,8 @@ static void on_terminate(uv_signal_t *s, int sig)
         return;
     daemon_log("received %s; stopping every app", strsignal(sig));
     d.shutting_down = true;
+    cs_update_agent_close(update_agent);
+    update_agent = NULL;
     for (app_instance *a = d.apps; a; a = a->next) {
         uv_timer_stop(&a->restart_timer);
         stop_instance(a);
@@ -1205,6 +1219,18 @@ int main(int argc, char **argv)
     uv_signal_start(&d.sigint, on_terminate, SIGINT);
     uv_timer_init(d.loop, &d.shutdown_timer);
     daemon_log("listening on %s (store %s)", d.socket_path, d.store);
+    cs_update_agent_config agent_config = {
+        .loop = d.loop,
+        .store = d.store,
+        .policy_location = d.policy_path,
+        .trust_path = d.trust_path,
+        .trusted_keys = d.trusted_keys,
+        .ntrusted_keys = d.ntrusted_keys,
+        .first_delay = 30,
+        .log = update_log,
+    };
+    if (cs_update_agent_start(&agent_config, &update_agent, &err) < 0)
+        daemon_log("update agent not started: %s", err.message);
 
     uv_run(d.loop, UV_RUN_DEFAULT);
     for (app_instance *a = d.apps; a;) {
