@@ -311,7 +311,8 @@ static int parse_root(json_t *s, const char *name, cs_error *err)
         return rc;
     if ((rc = parse_keys(keys, name, "keys", err)) < 0)
         return rc;
-    if ((rc = cs_json_check_keys(roles, cs_meta_role_names + 0, at(&w, name, "roles"), err)) < 0)
+    static const char *const role_keys[] = {"root", "targets", "snapshot", "timestamp", NULL};
+    if ((rc = cs_json_check_keys(roles, role_keys, at(&w, name, "roles"), err)) < 0)
         return rc;
     static const char *const role_fields[] = {"keyids", "threshold", NULL};
     for (int i = 0; i < 4; i++) {

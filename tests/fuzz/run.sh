@@ -13,7 +13,7 @@ cmake --build "$build" -j "$(nproc)" >/dev/null
 # Seeds: a real manifest, a real index, a real package and a trust file.
 seeds="$build/seeds"
 rm -rf "$seeds"
-mkdir -p "$seeds"/{manifest,index,archive,trust,policy,bus_frame}
+mkdir -p "$seeds"/{manifest,index,archive,trust,policy,bus_frame,update_metadata}
 cs="$build/cashstory"
 (
     cd "$seeds"
@@ -25,10 +25,18 @@ cs="$build/cashstory"
         "$("$cs" key id seed.pub)" >trust/seed
     printf 'CS\001\001\000\000\000\000\001\000\000\000\000\000\000\000\001\000\000\000\002\000\000\000t{}' >bus_frame/publish
     printf '{"developer_mode": false, "apps": {"com.example.a": {"fs": [{"path": "~/x", "access": "read"}], "limits": {"memory_mb": 64}}, "*": {}}}\n' >policy/seed
+    # Metadata seeds: the type byte (0 root, 1 targets, 2 snapshot, 3 timestamp),
+    # then a file of a repository that lists the example app.
+    "$cs" repo init repo --keys repo-keys >/dev/null
+    "$cs" repo add repo archive/hello --channel stable --keys repo-keys --trusted-key seed.pub >/dev/null
+    "$cs" repo delegate repo acme --pattern 'com.acme.*' --keys repo-keys >/dev/null
+    for seed in 0:root 1:targets 2:snapshot 3:timestamp; do
+        { printf "\\$(printf %o "${seed%%:*}")"; cat "repo/${seed#*:}.json"; } >"update_metadata/${seed#*:}"
+    done
 )
 
 status=0
-for target in manifest index archive trust policy bus_frame; do
+for target in manifest index archive trust policy bus_frame update_metadata; do
     corpus="$build/corpus/$target"
     mkdir -p "$corpus"
     echo "fuzz_$target: ${seconds}s"

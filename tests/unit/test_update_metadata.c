@@ -542,6 +542,11 @@ static void unknown_fields_named(void **unused)
     assert_non_null(strstr(err.message, "targets['com.example.hello'].versions['1.0.0']"));
     assert_non_null(strstr(err.message, "unknown field 'url'"));
 
+    s = root_signed(1, ROOT1);
+    json_object_set_new(json_object_get(s, "roles"), "publisher", role(ROOT1, 1));
+    assert_int_equal(parse_signed(s, CS_META_ROOT, &err), -EINVAL);
+    assert_non_null(strstr(err.message, "roles: unknown field 'publisher'"));
+
     /* A file of another type. */
     assert_int_equal(parse_signed(root_signed(1, ROOT1), CS_META_TIMESTAMP, &err), -EINVAL);
     assert_non_null(strstr(err.message, "field 'type' is 'root', expected 'timestamp'"));
