@@ -313,6 +313,55 @@ static const cli_option logs_options[] = {
     {NULL, 0, NULL, NULL},
 };
 
+static int run_policy_reload(cli *c)
+{
+    int status = CS_EXIT_OK;
+    json_t *reply = call(c, json_pack("{s:s}", "command", "policy-reload"), &status);
+    if (!reply)
+        return status;
+    if (c->json) {
+        cli_print_json(reply);
+        json_decref(reply);
+        return CS_EXIT_OK;
+    }
+    const char *location = json_string_value(json_object_get(reply, "location"));
+    printf("policy reloaded from %s (%lld file%s)\n", location ? cli_safe(location) : "(none)",
+           (long long)json_integer_value(json_object_get(reply, "files")),
+           json_integer_value(json_object_get(reply, "files")) == 1 ? "" : "s");
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(reply, "problems"), i, v)
+    {
+        const char *file = json_string_value(json_object_get(v, "file"));
+        const char *message = json_string_value(json_object_get(v, "message"));
+        if (strncmp(message, file, strlen(file)) == 0)
+            printf("problem: %s\n", cli_safe(message));
+        else
+            printf("problem: %s: %s\n", cli_safe(file), cli_safe(message));
+    }
+    json_array_foreach(json_object_get(reply, "apps"), i, v)
+        printf("%s (instance %s): %s\n", cli_safe(json_string_value(json_object_get(v, "app"))),
+               cli_safe(json_string_value(json_object_get(v, "instance"))),
+               json_string_value(json_object_get(v, "action")));
+    json_decref(reply);
+    return CS_EXIT_OK;
+}
+
+const cli_command cmd_policy_reload = {
+    .name = "policy reload",
+    .usage = "",
+    .summary = "Make cashstoryd read its policy again and apply it to running apps.",
+    .description = "New bus grants apply at once (subscriptions no longer granted end); an app\n"
+                   "whose file-system grants or limits change restarts, unless its policy sets\n"
+                   "restart_on_policy_change to false; an app that may no longer run stops. The\n"
+                   "daemon also reloads by itself when files in its policy folder change.",
+    .options = socket_option,
+    .min_args = 0,
+    .max_args = 0,
+    .common = CLI_JSON,
+    .run = run_policy_reload,
+};
+
 const cli_command cmd_start = {
     .name = "start",
     .usage = "ID [-- ARGS...]",

@@ -27,6 +27,10 @@ static const cli_command *const commands[] = {
     &cmd_repo_rotate_key,
     &cmd_repo_delegate,
     &cmd_repo_verify,
+    &cmd_policy_show,
+    &cmd_policy_explain,
+    &cmd_policy_check,
+    &cmd_policy_reload,
     NULL,
 };
 
@@ -83,12 +87,22 @@ int main(int argc, char **argv)
         return status;
     }
 
-    if (strcmp(argv[1], "key") == 0) {
-        bool help = argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0);
+    /* The first word of two-word commands ("key", "repo", "policy") alone
+     * lists the commands of that group. */
+    size_t group = strlen(argv[1]);
+    bool listed = false;
+    bool help = argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0);
+    for (const cli_command *const *c = commands; *c; c++) {
+        const char *name = (*c)->name;
+        if (strncmp(name, argv[1], group) != 0 || name[group] != ' ')
+            continue;
+        fprintf(help ? stdout : stderr, "%s cashstory %s%s%s\n", listed ? "      " : "Usage:", name,
+                (*c)->usage[0] ? " " : "", (*c)->usage);
+        listed = true;
+    }
+    if (listed) {
         fprintf(help ? stdout : stderr,
-                "Usage: cashstory key generate --out NAME\n"
-                "       cashstory key id FILE\n\n"
-                "Run 'cashstory key generate --help' or 'cashstory key id --help' for details.\n");
+                "\nRun 'cashstory %s COMMAND --help' for the options of a command.\n", argv[1]);
         return help ? CS_EXIT_OK : CS_EXIT_USAGE;
     }
     if (argv[1][0] == '-') {
