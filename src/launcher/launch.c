@@ -4,6 +4,7 @@
 #include "common/fsutil.h"
 #include "common/hex.h"
 #include "package/store.h"
+#include "update/runtime.h"
 
 #include <fcntl.h>
 #include <stdarg.h>
@@ -387,6 +388,17 @@ int cs_launch_prepare(const cs_launch_request *r, cs_launch *l, cs_error *err)
     if ((rc = cs_launch_find_host(l->host, sizeof(l->host), err)) < 0 ||
         (rc = verify_app(r, l, err)) < 0)
         return rc;
+
+    /* An app that names a runtime range runs on the newest runtime that
+     * satisfies it: this build's, or a verified runtime package. */
+    if (l->manifest.runtime) {
+        cs_runtime_choice runtime;
+        if ((rc = cs_runtime_select(r->store, l->manifest.runtime, r->trust, l->host, &runtime,
+                                    err)) < 0)
+            return cs_error_prefix(err, "%s", l->manifest.id);
+        snprintf(l->host, sizeof(l->host), "%s", runtime.host);
+        step(r, "runtime %s%s", runtime.version, runtime.installed ? " (installed package)" : "");
+    }
 
     /* May the app run at all? Asked before its data folder is created. */
     cs_policy_subject subj;

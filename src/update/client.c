@@ -40,7 +40,6 @@ typedef struct run {
     size_t nrepos;
     repo_session sessions[MAX_REPOSITORIES];
     bool session_open[MAX_REPOSITORIES];
-    char runtime_version[CS_VERSION_MAX + 1];
 } run;
 
 static void say(const run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -386,20 +385,6 @@ static int check_publisher(run *r, int stage_fd, const cs_meta_target *target, c
     return 0;
 }
 
-/* The runtime version that apps run on now: the installed runtime package,
- * else the version of this build. */
-static void find_runtime_version(run *r)
-{
-    char *version = NULL;
-    if (cs_store_link_version(r->req->store, CS_RUNTIME_APP_ID, "current", NULL, &version, NULL) ==
-        0) {
-        snprintf(r->runtime_version, sizeof(r->runtime_version), "%s", version);
-        free(version);
-        return;
-    }
-    snprintf(r->runtime_version, sizeof(r->runtime_version), "%s", CS_VERSION);
-}
-
 /* Check the staged manifest's "runtime" range. Returns 1, with the reason
  * in app->reason, when the runtime of this desktop does not satisfy it. */
 static int check_runtime(run *r, int stage_fd, cs_update_app *app, cs_error *err)
@@ -414,11 +399,12 @@ static int check_runtime(run *r, int stage_fd, cs_update_app *app, cs_error *err
     if (rc < 0)
         return rc;
     int held = 0;
+    cs_runtime_choice runtime;
+    cs_error why = {0};
     if (manifest.runtime && strcmp(app->id, CS_RUNTIME_APP_ID) != 0 &&
-        !cs_semver_range_match(manifest.runtime, r->runtime_version)) {
-        set_reason(app, CS_UPDATE_HELD,
-                   "%s needs runtime %s; this desktop has runtime %s (update %s first)",
-                   app->target, manifest.runtime, r->runtime_version, CS_RUNTIME_APP_ID);
+        cs_runtime_select(r->req->store, manifest.runtime, NULL, "", &runtime, &why) < 0) {
+        set_reason(app, CS_UPDATE_HELD, "%s needs a runtime this desktop lacks: %s", app->target,
+                   why.message);
         held = 1;
     }
     cs_manifest_free(&manifest);
@@ -756,7 +742,6 @@ int cs_update_run(const cs_update_request *req, cs_update_app **apps_out, size_t
         snprintf(r->machine_id, sizeof(r->machine_id), "%s", req->machine_id);
     else
         r->machine_id_rc = cs_update_machine_id(r->machine_id, &r->machine_id_err);
-    find_runtime_version(r);
 
     rc = cs_store_list(req->store, &installed, &ninstalled, err);
     if (rc < 0)

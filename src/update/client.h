@@ -23,14 +23,12 @@
 #include "package/manifest.h"
 #include "package/semver.h"
 #include "policy/policy.h"
+#include "update/runtime.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
-
-/* App id of the runtime's own packages (see docs/update.md). */
-#define CS_RUNTIME_APP_ID "io.cashstory.runtime"
 
 typedef enum cs_update_status {
     CS_UPDATE_CURRENT,        /* the installed version is the one policy selects */
