@@ -143,9 +143,12 @@ static void show_decision(explainer *e, const char *permission, const cs_policy_
                                "file", d->file, "rule", d->rule, "reason", d->reason));
         return;
     }
-    bool read_only = strstr(d->target, "(read-write requested)") != NULL;
-    printf("%s: %s\n", cli_safe(d->target),
-           d->granted ? (read_only ? "granted read-only" : "granted") : "denied");
+    const char *verdict = "denied";
+    if (d->granted && strstr(d->target, "(read-write requested)"))
+        verdict = "granted read-only";
+    else if (d->granted)
+        verdict = "granted";
+    printf("%s: %s\n", cli_safe(d->target), verdict);
     if (d->file[0])
         printf("    rule %s\n    in %s\n", cli_safe(d->rule), cli_safe(d->file));
     else

@@ -22,7 +22,6 @@ struct cs_policy_log {
     cs_policy_audit_settings audit;
     uint64_t *seen; /* hashes of (app, permission, target) already logged */
     size_t nseen;
-    bool full_noted;
 };
 
 cs_policy_log *cs_policy_log_new(FILE *out)

@@ -744,7 +744,7 @@ int cs_policy_load(cs_policy *policy, const char *location, bool missing_ok, cs_
             rc = ownership_problem(policy, location, &sb);
         } else if ((rc = load_level(policy, location, "managed", CS_POLICY_MANAGED)) == 0 &&
                    (rc = load_level(policy, location, "recommended", CS_POLICY_RECOMMENDED)) == 0) {
-            /* Files directly in the folder are a common mistake; say so. */
+            /* Files directly in the folder are a common mistake, so report them. */
             struct dirent **names = NULL;
             int n = scandir(location, &names, only_json, by_name);
             for (int i = 0; i < n; i++) {

@@ -87,7 +87,7 @@ int cs_policy_load(cs_policy *policy, const char *location, bool missing_ok, cs_
 void cs_policy_free(cs_policy *policy);
 
 /* The location named by explicit (an option), else $CASHSTORY_POLICY, else
- * the default folder; *missing_ok tells whether it may be absent. */
+ * the default folder. *missing_ok is set when the location may be absent. */
 const char *cs_policy_location(const char *explicit_location, bool *missing_ok);
 
 /* Print every problem as one line "policy: FILE: MESSAGE" to out. */

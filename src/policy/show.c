@@ -69,7 +69,11 @@ json_t *cs_policy_show(const cs_policy *p)
     json_t *problems = json_array();
     for (size_t i = 0; i < p->nfiles; i++) {
         const cs_policy_file *f = &p->files[i];
-        const char *status = !f->root ? "broken" : f->nbroken ? "partly broken" : "ok";
+        const char *status = "ok";
+        if (!f->root)
+            status = "broken";
+        else if (f->nbroken)
+            status = "partly broken";
         json_array_append_new(files, json_pack("{s:s, s:s, s:s}", "path", f->path, "level",
                                                level_name(f->level), "status", status));
         if (!f->root)

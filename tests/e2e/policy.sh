@@ -1,8 +1,9 @@
-# End-to-end test of group policy: 'policy check', 'show' and 'explain' on
-# a policy folder, and cashstoryd applying policy changes to running apps:
-# a revoked bus subscription ends at once, a changed file-system grant
-# restarts the app without the grant, a broken file stops everything, every
-# denial is logged once and decisions reach the audit log.
+# End-to-end test of group policy. It runs 'policy check', 'show' and
+# 'explain' on a policy folder, then changes the policy of apps that
+# cashstoryd runs. A revoked bus subscription ends at once, a changed
+# file-system grant restarts the app without the grant, and a broken file
+# stops everything. Every denial is logged once, and decisions reach the
+# audit log.
 source "$(dirname "$0")/lib.sh"
 
 daemon="$(dirname "$CASHSTORY")/cashstoryd"
@@ -178,7 +179,8 @@ run 0 "ps after the restart" cs ps --json
 printf '%s\n' "$out" | python3 -c '
 import json, sys
 apps = [a for a in json.load(sys.stdin) if a["app"] == "com.example.listener" and a["state"] == "running"]
-assert len(apps) == 1 and apps[0]["instance"] != sys.argv[1], (apps, sys.argv[1])
+assert len(apps) == 1, apps
+assert apps[0]["instance"] != sys.argv[1], (apps, sys.argv[1])
 ' "$first_instance" && pass "a new listener instance runs" || fail "a new listener instance runs"
 wait_log com.example.listener '^got quotes/EURUSD' && pass "the new instance receives quotes again" ||
     fail "the new instance receives quotes again"
