@@ -1,6 +1,6 @@
 /* Runtime versions side by side: the runtime of this build (CS_VERSION)
  * and the runtime packages installed in the store under the app id
- * io.cashstory.runtime ("current" and "previous"). A runtime package holds
+ * io.cashstory.runtime ("current" and "previous"). A runtime package has
  * its app host at bin/cashstory-app (mode 0755) and reaches desktops
  * through the same repositories and policy as apps. docs/update.md
  * describes how apps choose one. */
