@@ -100,6 +100,25 @@ check_state "server back" 1.2.0
 [ "$(nginx_count 'range=bytes=[0-9]+-')" -ge 1 ] && pass "the interrupted download resumed" ||
     fail "the interrupted download resumed"
 
+# ---- a server without range requests ----
+
+# nginx with max_ranges 0 answers a Range request with the whole file, so
+# the client must start the interrupted file over.
+nginx_stop
+nginx_start "$CS_TMP/www" "limit_rate 1m; max_ranges 0;"
+head -c 1572864 /dev/urandom >app/data/big3.bin
+head -c 1572864 /dev/urandom >app/data/big4.bin
+pack_version app 1.3.0
+publish 1.3.0 stable
+nginx_clear_log
+kill_after 1
+check_state "killed before the server without ranges finished" 1.2.0
+[ -n "$(ls "$cache"/*.part 2>/dev/null)" ] && pass "partial download kept" || fail "partial download kept"
+run 0 "update from a server without ranges" cs update
+check_state "server without ranges" 1.3.0
+[ "$(nginx_count 'blobs/.* 200 [0-9]+ range=bytes=[0-9]+-')" -ge 1 ] &&
+    pass "whole file sent for a range request" || fail "whole file sent for a range request"
+
 # ---- killed while installing ----
 
 # Without a rate limit the download is quick. After the first kills every
@@ -112,7 +131,7 @@ pack_version app2 2.0.0
 publish 2.0.0 stable
 for delay in 0.05 0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8 0.9 1.0 1.2; do
     kill_after "$delay"
-    check_state "killed during install after ${delay}s" 1.2.0 2.0.0
+    check_state "killed during install after ${delay}s" 1.3.0 2.0.0
 done
 run 0 "update after the install kills" cs update
 check_state "after the install kills" 2.0.0
