@@ -202,8 +202,6 @@ static int run_explain(cli *c)
     cs_error err = {0};
     cs_trust trust;
     int rc = cli_load_trust(c, &trust, &err);
-    if (rc == 0 && (rc = cs_policy_add_trust(&policy, &trust, &err)) < 0)
-        cs_trust_free(&trust);
     if (rc < 0) {
         cs_policy_free(&policy);
         return cli_fail(c, rc, &err);

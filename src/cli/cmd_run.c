@@ -38,11 +38,6 @@ static int run(cli *c)
         return cli_fail(c, rc, &err);
     }
     cs_policy_print_problems(&policy, stderr, "cashstory run: ");
-    if ((rc = cs_policy_add_trust(&policy, &trust, &err)) < 0) {
-        cs_policy_free(&policy);
-        cs_trust_free(&trust);
-        return cli_fail(c, rc, &err);
-    }
     cs_policy_log *policy_log = cs_policy_log_new(stderr);
     cs_policy_log_configure(policy_log, &policy);
     if (c->verbose)

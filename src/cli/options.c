@@ -2,6 +2,7 @@
 
 #include "common/utf8.h"
 #include "package/store.h"
+#include "policy/policy.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -248,6 +249,23 @@ int cli_load_trust(const cli *c, cs_trust *trust, cs_error *err)
     }
     for (size_t i = 0; rc == 0 && i < c->ntrusted_keys; i++)
         rc = cs_trust_add_key_file(trust, c->trusted_keys[i], err);
+
+    /* Publishers and CAs that group policy trusts count for every command. */
+    if (rc == 0) {
+        bool missing_ok;
+        const char *location = cs_policy_location(c->policy, &missing_ok);
+        cs_policy policy;
+        rc = cs_policy_load(&policy, location, missing_ok, err);
+        if (rc == 0) {
+            rc = cs_policy_add_trust(&policy, trust, err);
+            if (rc == 0 && policy.present) {
+                size_t used = strlen(trust->description);
+                snprintf(trust->description + used, sizeof(trust->description) - used,
+                         " or the policy %s", location);
+            }
+            cs_policy_free(&policy);
+        }
+    }
     if (rc < 0)
         cs_trust_free(trust);
     return rc;

@@ -114,6 +114,28 @@ expect_output "explain fs: granted read" "^fs read '$CS_TMP/shared': granted"
 expect_absent "explain fs: nothing else" "^bus"
 run 2 "policy explain refuses an unknown permission" "$CASHSTORY" policy explain com.example.listener disk --policy "$policies"
 
+# ---- trust from policy -----------------------------------------------------
+"$CASHSTORY" key generate --out vendor >/dev/null
+vendor_id=$("$CASHSTORY" key id vendor.pub)
+mkdir -p vendor
+cat >vendor/cashstory.json <<'JSON'
+{ "id": "com.example.vendor", "name": "Vendor", "version": "1.0.0", "main": "main.js" }
+JSON
+echo 'console.log("vendor app ran");' >vendor/main.js
+"$CASHSTORY" pack vendor --key vendor.key --out vendor.csa >/dev/null
+run 3 "a publisher no one trusts is rejected" "$CASHSTORY" install vendor.csa
+mkdir -p trusting/managed
+printf '{ "trust": { "publishers": [ { "name": "Vendor", "key_id": "%s" } ] } }\n' "$vendor_id" \
+    >trusting/managed/10-trust.json
+chmod 644 trusting/managed/10-trust.json
+run 0 "a publisher that policy trusts installs" env CASHSTORY_POLICY="$CS_TMP/trusting" "$CASHSTORY" install vendor.csa
+run 0 "and runs" "$CASHSTORY" run com.example.vendor --policy trusting
+expect_output "the trusted app ran" "^vendor app ran"
+printf '{ "trust": { "blocked_publishers": [ "%s" ] } }\n' "$vendor_id" >trusting/managed/20-block.json
+chmod 644 trusting/managed/20-block.json
+run 1 "a blocked publisher does not run" "$CASHSTORY" run com.example.vendor --policy trusting
+expect_output "the block names its rule" "its publisher is blocked by policy .*20-block.json, rule managed trust.blocked_publishers\[0\]"
+
 # ---- the daemon applies changes to running apps ---------------------------
 "$daemon" --socket "$socket" --trusted-key pub.pub --policy "$policies" >daemon.log 2>&1 &
 daemon_pid=$!
