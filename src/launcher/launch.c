@@ -240,7 +240,8 @@ static void note(cs_policy_log *log, FILE *steps, const char *app_id, const char
                  const cs_policy_decision *d)
 {
     cs_policy_record(log, app_id, permission, d);
-    if (steps) {
+    /* The policy log prints denials itself. */
+    if (steps && (d->granted || !log)) {
         fputs("policy: ", steps);
         for (const char *p = d->reason; *p; p++)
             fputc((unsigned char)*p < 0x20 ? '?' : *p, steps);
