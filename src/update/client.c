@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -510,7 +511,7 @@ static int download_and_install(run *r, repo_session *s, const cs_meta_target *t
     if (rc == 0 && !held) {
         bool activate = !(settings->at_next_start && app->installed[0]);
         cs_verify_result res;
-        const char *protocol = strncmp(s->base_url, "http://", 7) == 0 ? "http" : "https";
+        const char *protocol = strncasecmp(s->base_url, "http://", 7) == 0 ? "http" : "https";
         say(r, "%s: installing %s", app->id, app->target);
         rc = cs_store_install_dir(store, stage_path, r->req->trust, s->base_url, protocol, activate,
                                   &res, err);
@@ -526,9 +527,10 @@ static int download_and_install(run *r, repo_session *s, const cs_meta_target *t
                            "%s is downloaded and becomes current when the app next starts "
                            "(policy: apply at next start)",
                            app->target);
+            /* A staged version is on probation from its first start too. */
             cs_error note_err = {0};
-            if (activate && state_note_install(store, app->id, app->target, app->installed, r->now,
-                                               &note_err) < 0)
+            if (state_note_install(store, app->id, app->target, app->installed, r->now, &note_err) <
+                0)
                 say(r, "%s: cannot record the update: %s", app->id, note_err.message);
         }
     }

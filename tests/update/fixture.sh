@@ -34,6 +34,7 @@ fixture_start() {
         exit 1
     }
     nginx_start "$CS_TMP/www" "${1:-}"
+    mkdir -p "$CS_TMP/policy/managed"
     export CASHSTORY_POLICY="$CS_TMP/policy"
     export CASHSTORY_MACHINE_ID=test-desktop-1
 }
@@ -57,7 +58,8 @@ pack_version() {
 }
 
 publish() {
-    cs repo add www/repo "$1.csa" --channel "$2" --keys keys >/dev/null || {
+    cs repo add www/repo "$1.csa" --channel "$2" --keys keys >"$CS_TMP/publish.out" 2>&1 || {
+        cat "$CS_TMP/publish.out"
         echo "Bail out! cannot publish $1 on $2"
         exit 1
     }
