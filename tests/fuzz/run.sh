@@ -24,7 +24,7 @@ cs="$build/cashstory"
     printf '{"publishers": [{"name": "Seed", "key_id": "%s"}], "ca_certificates": []}\n' \
         "$("$cs" key id seed.pub)" >trust/seed
     printf 'CS\001\001\000\000\000\000\001\000\000\000\000\000\000\000\001\000\000\000\002\000\000\000t{}' >bus_frame/publish
-    printf '{"developer_mode": false, "apps": {"com.example.a": {"fs": [{"path": "~/x", "access": "read"}], "limits": {"memory_mb": 64}}, "*": {}}}\n' >policy/seed
+    printf '%s\n' '{"trust": {"blocked_publishers": ["CN=Blocked,O=Example"]}, "run": {"allow": ["com.example.*"], "block": ["com.example.bad"]}, "defaults": {"fs": [{"path": "~/x", "access": "read"}, {"path": "/srv", "access": "deny"}], "bus": {"publish": ["quotes/*"], "deny_subscribe": ["a/*/c"]}, "net": {"allow": ["*.example.com:8443"]}, "limits": {"memory_mb": 64}, "developer_mode": true, "update": {"channel": "beta", "window": "22:00-06:00", "rollout_percent": 10}, "versions": {"minimum": "1.0.0", "range": ">=1.0.0 <2.0.0"}}, "apps": {"com.example.app": {"fs": [{"path": "/srv/shared", "access": "read-write"}]}, "com.example.*": {"remote_debugging": true}}, "repositories": {"corp": {"url": "https://127.0.0.1:8443/r", "root": "root.json"}}}' >policy/seed
     # Metadata seeds: the type byte (0 root, 1 targets, 2 snapshot, 3 timestamp),
     # then a file of a repository that lists the example app.
     "$cs" repo init repo --keys repo-keys >/dev/null
