@@ -624,12 +624,36 @@ static int ownership_problem(cs_policy *p, const char *path, const struct stat *
     return add_problem(p, path, msg, true);
 }
 
+/* Record a file or folder that cannot be read as a broken file, so that it
+ * fails closed. */
+static int add_broken_file(cs_policy *p, const char *path, cs_policy_level level,
+                           const char *message)
+{
+    cs_policy_file *files = realloc(p->files, (p->nfiles + 1) * sizeof(*files));
+    if (!files)
+        return -ENOMEM;
+    p->files = files;
+    cs_policy_file *f = &files[p->nfiles];
+    memset(f, 0, sizeof(*f));
+    if (!(f->path = strdup(path)))
+        return -ENOMEM;
+    f->level = level;
+    p->nfiles++;
+    p->present = true;
+    return add_broken(p, f, 'f', NULL, message);
+}
+
 static int load_file(cs_policy *p, const char *path, cs_policy_level level)
 {
-    if (p->nfiles >= CS_POLICY_MAX_FILES) {
-        char msg[128];
-        snprintf(msg, sizeof(msg), "ignored: more than %d policy files", CS_POLICY_MAX_FILES);
-        return add_problem(p, path, msg, true);
+    if (p->nfiles > CS_POLICY_MAX_FILES)
+        return 0; /* already failed closed */
+    if (p->nfiles == CS_POLICY_MAX_FILES) {
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "more than %d policy files; everything is denied to every app until there are "
+                 "fewer",
+                 CS_POLICY_MAX_FILES);
+        return add_broken_file(p, path, level, msg);
     }
     cs_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     struct stat sb;
@@ -702,18 +726,8 @@ static int load_level(cs_policy *p, const char *folder, const char *name, cs_pol
         char msg[256];
         snprintf(msg, sizeof(msg), "cannot list the folder: %s; everything is denied",
                  strerror(errno));
-        /* Treat an unreadable level like a broken file: it fails closed. */
-        cs_policy_file *files = realloc(p->files, (p->nfiles + 1) * sizeof(*files));
-        if (!files)
-            return -ENOMEM;
-        p->files = files;
-        memset(&files[p->nfiles], 0, sizeof(files[0]));
-        files[p->nfiles].path = strdup(dir);
-        files[p->nfiles].level = level;
-        p->present = true;
-        p->nfiles++;
-        return files[p->nfiles - 1].path ? add_broken(p, &files[p->nfiles - 1], 'f', NULL, msg)
-                                         : -ENOMEM;
+        /* An unreadable level fails closed, like a broken file. */
+        return add_broken_file(p, dir, level, msg);
     }
     int rc = 0;
     for (int i = 0; i < n; i++) {

@@ -181,6 +181,30 @@ static int setup_dev(cs_error *err)
     return 0;
 }
 
+/* Open a granted path without following any symbolic link. Policy decided
+ * on the resolved path, so a link in it now means that the path changed
+ * after the decision, and the grant is not mounted. */
+static int open_grant(const char *path, cs_error *err)
+{
+    if (path[0] != '/')
+        return cs_error_set(err, EINVAL, "granted path %s is not absolute", path);
+    if (path[1] == '\0')
+        return open_source(path, false, err);
+    cs_autoclose int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        return cs_error_errno(err, errno, "cannot open / for the sandbox");
+    int fd = cs_open_beneath(root, path + 1, O_PATH, 0);
+    if (fd == -ELOOP || fd == -EXDEV)
+        return cs_error_set(err, -fd,
+                            "granted path %s now contains a symbolic link, so it changed after "
+                            "policy resolved it; not starting the app",
+                            path);
+    if (fd < 0)
+        return cs_error_set(err, -fd, "cannot open the granted path %s for the sandbox: %s", path,
+                            strerror(-fd));
+    return fd;
+}
+
 int cs_sandbox_open_sources(const cs_sandbox_config *config, cs_sandbox_sources *sources,
                             cs_error *err)
 {
@@ -200,7 +224,7 @@ int cs_sandbox_open_sources(const cs_sandbox_config *config, cs_sandbox_sources 
         goto fail;
     }
     for (size_t i = 0; i < config->ngrants; i++) {
-        rc = open_source(config->grants[i].path, false, err);
+        rc = open_grant(config->grants[i].path, err);
         if (rc < 0)
             goto fail;
         sources->grants[sources->ngrants++] = rc;

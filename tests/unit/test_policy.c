@@ -831,6 +831,28 @@ static void unsafe_ownership_is_ignored_as_root(void **state)
     cs_policy_free(&p);
 }
 
+static void too_many_files_fail_closed(void **state)
+{
+    (void)state;
+    fresh_root();
+    char name[64];
+    for (int i = 0; i <= CS_POLICY_MAX_FILES; i++) {
+        snprintf(name, sizeof(name), "managed/%04d.json", i);
+        write_text(name, "{\"defaults\": {\"bus\": {\"publish\": [\"q/*\"]}}}");
+    }
+    char location[300];
+    snprintf(location, sizeof(location), "%s/policies", root);
+    cs_policy p;
+    cs_error err = {0};
+    assert_int_equal(cs_policy_load(&p, location, false, &err), 0);
+    cs_policy_subject subj = {.app_id = "com.example.app"};
+    cs_policy_decision d;
+    cs_policy_bus(&p, &subj, "publish", "q/*", &d);
+    assert_false(d.granted);
+    assert_non_null(strstr(d.reason, "more than 256 policy files"));
+    cs_policy_free(&p);
+}
+
 static void limits_take_the_lower_value_on_a_tie(void **state)
 {
     (void)state;
@@ -995,6 +1017,7 @@ int main(void)
         cmocka_unit_test(broken_json_names_the_line),
         cmocka_unit_test(files_at_the_top_of_the_folder_are_reported),
         cmocka_unit_test(unsafe_ownership_is_ignored_as_root),
+        cmocka_unit_test(too_many_files_fail_closed),
         cmocka_unit_test(limits_take_the_lower_value_on_a_tie),
         cmocka_unit_test(update_settings_merge),
         cmocka_unit_test(plain_http_needs_allow_http),
