@@ -26,6 +26,7 @@
 
 #define MAX_REPOSITORIES 64
 #define STATE_MAX (1024 * 1024)
+#define BLOB_CACHE_DAYS 7
 
 /* One update run. */
 typedef struct run {
@@ -557,6 +558,24 @@ static int download_and_install(run *r, repo_session *s, const cs_meta_target *t
     return rc;
 }
 
+/* Remove cached blobs and partial downloads that no run used for
+ * BLOB_CACHE_DAYS, such as those of a version that was never installed. */
+static void prune_blob_cache(const run *r)
+{
+    DIR *d = opendir(r->blobs_dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        struct stat sb;
+        if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        if (sb.st_mtime < r->now - (time_t)BLOB_CACHE_DAYS * 86400)
+            unlinkat(dirfd(d), de->d_name, 0);
+    }
+    closedir(d);
+}
+
 /* The session of the repository named by settings, refreshed once per run. */
 static int session_for(run *r, const cs_policy_update *settings, repo_session **out, cs_error *err)
 {
@@ -615,6 +634,15 @@ static int update_app(run *r, const char *id, const cs_installed_app *installed,
     rc = repo_targets_for(s, id, &targets, err);
     if (rc < 0)
         return rc;
+
+    /* An app installed from a file, which the repository does not publish,
+     * stays as it is when the run covers every installed app. */
+    const json_t *listed = json_object_get(cs_meta_signed(targets), "targets");
+    if (r->req->nids == 0 && installed && !json_object_get(listed, id)) {
+        set_reason(app, CS_UPDATE_CURRENT, "repository '%s' does not publish it; %s stays",
+                   settings.repository, installed->version);
+        return 0;
+    }
 
     cs_meta_target target;
     const char *installed_version = app->installed;
@@ -780,6 +808,7 @@ int cs_update_run(const cs_update_request *req, cs_update_app **apps_out, size_t
     }
     *apps_out = cs_steal(&apps);
     *count = napps;
+    prune_blob_cache(r);
 
 out:
     free(apps);

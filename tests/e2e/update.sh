@@ -38,6 +38,17 @@ done
 run 0 "update without changes" cs update
 expect_line "already current" "com.example.hello: current: 1.0.0 is current on channel stable"
 
+# An app installed from a file that the repository does not publish.
+copy_example local
+sed -i 's/"com.example.hello"/"com.example.local"/' local/cashstory.json
+cs pack local --key pub.key --out local.csa >/dev/null
+cs install local.csa >/dev/null
+run 0 "update of every app with an unpublished one" cs update
+expect_line "unpublished app stays" "com.example.local: current: repository 'corp' does not publish it; 1.0.0 stays"
+run 1 "update of the unpublished app by name" cs update com.example.local
+expect_output "named unpublished app fails" "com.example.local: failed: .*does not list app 'com.example.local'"
+cs remove com.example.local >/dev/null
+
 # ---- --check --json ----
 
 publish 1.1.0 stable
