@@ -238,6 +238,22 @@ static int refresh_snapshot(repo_session *r, cs_error *err)
     return rc;
 }
 
+/* A targets file the snapshot lists: the trusted copy when it has the
+ * listed digest (*bytes is then NULL), else a fresh download. */
+static int fetch_targets_file(repo_session *r, const cs_meta_file *entry, cs_meta **meta,
+                              uint8_t **bytes, size_t *len, cs_error *err)
+{
+    cs_meta *trusted = NULL;
+    int rc = fetch_listed(r, entry, CS_META_TARGETS, CS_META_TARGETS_MAX, &trusted, meta, bytes,
+                          len, err);
+    if (rc == 0 && !*meta) {
+        *meta = trusted;
+        trusted = NULL;
+    }
+    cs_meta_free(trusted);
+    return rc;
+}
+
 /* Step 4: the top-level targets the snapshot names. */
 static int refresh_targets(repo_session *r, cs_error *err)
 {
@@ -245,22 +261,11 @@ static int refresh_targets(repo_session *r, cs_error *err)
     int rc = cs_meta_find_file(r->snapshot, "targets.json", &entry, err);
     if (rc < 0)
         return rc;
-    cs_meta *trusted = NULL, *fresh = NULL;
     cs_autofree uint8_t *bytes = NULL;
     size_t len = 0;
-    rc = fetch_listed(r, &entry, CS_META_TARGETS, CS_META_TARGETS_MAX, &trusted, &fresh, &bytes,
-                      &len, err);
-    if (rc < 0) {
-        cs_meta_free(trusted);
-        return rc;
-    }
-    if (!fresh) {
-        fresh = trusted;
-        trusted = NULL;
-    }
-    cs_meta_free(trusted);
-    r->targets = fresh;
-    rc = cs_meta_verify_targets(r->root, r->snapshot, r->targets, r->now, err);
+    rc = fetch_targets_file(r, &entry, &r->targets, &bytes, &len, err);
+    if (rc == 0)
+        rc = cs_meta_verify_targets(r->root, r->snapshot, r->targets, r->now, err);
     if (rc == 0 && bytes)
         rc = save_trusted(r, "targets.json", bytes, len, err);
     return rc;
@@ -310,21 +315,12 @@ int repo_targets_for(repo_session *r, const char *app_id, const cs_meta **target
     int rc = cs_meta_find_file(r->snapshot, name, &entry, err);
     if (rc < 0)
         return cs_error_prefix(err, "repository '%s'", r->config.name);
-    cs_meta *trusted = NULL, *fresh = NULL;
+    cs_meta *fresh = NULL;
     cs_autofree uint8_t *bytes = NULL;
     size_t len = 0;
-    rc = fetch_listed(r, &entry, CS_META_TARGETS, CS_META_TARGETS_MAX, &trusted, &fresh, &bytes,
-                      &len, err);
-    if (rc < 0) {
-        cs_meta_free(trusted);
-        return cs_error_prefix(err, "repository '%s'", r->config.name);
-    }
-    if (!fresh) {
-        fresh = trusted;
-        trusted = NULL;
-    }
-    cs_meta_free(trusted);
-    rc = cs_meta_verify_delegated(r->targets, r->snapshot, role, fresh, r->now, err);
+    rc = fetch_targets_file(r, &entry, &fresh, &bytes, &len, err);
+    if (rc == 0)
+        rc = cs_meta_verify_delegated(r->targets, r->snapshot, role, fresh, r->now, err);
     if (rc == 0 && bytes)
         rc = save_trusted(r, name, bytes, len, err);
     struct delegated_meta *grown = NULL;

@@ -220,6 +220,25 @@ run 0 "plain http allowed by policy" cs update --check
 [ "$(nginx_count 'GET /repo/timestamp.json 200')" -eq 1 ] && pass "metadata fetched over http" ||
     fail "metadata fetched over http"
 
+# ---- an app of a delegated publisher role ----
+
+write_policy '{"repository": "corp", "channel": "stable"}'
+cs repo delegate www/repo acme --pattern 'com.acme.*' --keys keys >/dev/null ||
+    fail "delegate com.acme.* to the role acme"
+copy_example tool
+sed -i 's/"com.example.hello"/"com.acme.tool"/' tool/cashstory.json
+pack_version tool 2.0.0
+publish 2.0.0 stable
+nginx_clear_log
+run 0 "install a delegated app" cs update com.acme.tool
+expect_output "delegated app installed" "^com.acme.tool: installed: installed 2.0.0"
+[ "$(nginx_count 'GET /repo/delegations/[0-9]+.acme.json 200')" -eq 1 ] &&
+    pass "delegated targets fetched by version" || fail "delegated targets fetched by version"
+[ -f "$CASHSTORY_STORE/update/repos/corp/delegations/acme.json" ] && pass "delegated targets kept" ||
+    fail "delegated targets kept"
+run 0 "delegated app current" cs update com.acme.tool
+expect_line "delegated app current line" "com.acme.tool: current: 2.0.0 is current on channel stable"
+
 # ---- errors ----
 
 write_policy '{"repository": "other", "channel": "stable"}'
