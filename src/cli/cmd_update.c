@@ -158,8 +158,8 @@ const cli_command cmd_update = {
                    "verified against the trust configuration before it is installed next to the\n"
                    "old version. Prints one line per app: ID: STATUS: REASON, where STATUS is\n"
                    "current, available, installed, staged, pinned, outside-window,\n"
-                   "not-in-rollout, held or failed. Exit status 1 (3 for a package that fails\n"
-                   "verification) when an app failed. See docs/update.md.",
+                   "not-in-rollout, held or failed. Exit status 1 when an app failed, 3 when\n"
+                   "metadata, a package or its signer did not verify. See docs/update.md.",
     .options = update_options,
     .min_args = 0,
     .max_args = 1024,
