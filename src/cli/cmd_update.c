@@ -18,7 +18,7 @@ static void print_progress(void *ctx, const char *line)
 }
 
 /* Load the policy (--policy, $CASHSTORY_POLICY or the default folder) and
- * the trust configuration plus the publishers that policy trusts. */
+ * the trust configuration, which includes the publishers policy trusts. */
 static int load_config(const cli *c, cs_policy *policy, cs_trust *trust, cs_error *err)
 {
     bool missing_ok = false;
@@ -28,15 +28,8 @@ static int load_config(const cli *c, cs_policy *policy, cs_trust *trust, cs_erro
         return rc;
     cs_policy_print_problems(policy, stderr, "cashstory update: ");
     rc = cli_load_trust(c, trust, err);
-    if (rc < 0) {
+    if (rc < 0)
         cs_policy_free(policy);
-        return rc;
-    }
-    rc = cs_policy_add_trust(policy, trust, err);
-    if (rc < 0) {
-        cs_trust_free(trust);
-        cs_policy_free(policy);
-    }
     return rc;
 }
 

@@ -239,6 +239,26 @@ expect_output "delegated app installed" "^com.acme.tool: installed: installed 2.
 run 0 "delegated app current" cs update com.acme.tool
 expect_line "delegated app current line" "com.acme.tool: current: 2.0.0 is current on channel stable"
 
+# ---- a publisher that policy trusts ----
+
+printf '{ "trust": { "publishers": [ { "name": "Policy Publisher", "key_id": "%s" } ] } }\n' \
+    "$(cs key id pub.pub)" >"$CS_TMP/policy/managed/20-trust.json"
+echo '{}' >"$CS_TMP/empty-trust.json"
+echo "// 1.4.0" >>app/main.js
+pack_version app 1.4.0
+publish 1.4.0 stable
+write_policy '{"repository": "corp", "channel": "stable"}'
+run 0 "update trusting the publisher through policy" env CASHSTORY_TRUST="$CS_TMP/empty-trust.json" \
+    "$CASHSTORY" update com.example.hello
+expect_output "policy-trusted publisher accepted" "^com.example.hello: installed: installed 1.4.0"
+rm "$CS_TMP/policy/managed/20-trust.json"
+echo "// 1.5.0" >>app/main.js
+pack_version app 1.5.0
+publish 1.5.0 stable
+run 3 "update without any trust in the publisher" env CASHSTORY_TRUST="$CS_TMP/empty-trust.json" \
+    "$CASHSTORY" update com.example.hello
+expect_output "untrusted publisher named" "^com.example.hello: failed: .*not trusted"
+
 # ---- errors ----
 
 write_policy '{"repository": "other", "channel": "stable"}'
