@@ -875,6 +875,27 @@ static void fill_hashed(json_t *blob, cs_meta_hashed *out)
     out->size = (uint64_t)json_integer_value(json_object_get(blob, "size"));
 }
 
+/* The role whose file name is name: "targets" unless the file is in a
+ * "delegations" folder, as "delegations/acme.json" or the versioned
+ * "delegations/3.acme.json" (role "acme"). */
+static void role_from_name(const char *name, char *out, size_t size)
+{
+    const char *base = strrchr(name, '/');
+    static const char folder[] = "delegations/";
+    size_t n = sizeof(folder) - 1;
+    if (!base || (size_t)(base + 1 - name) < n || strncmp(base + 1 - n, folder, n) != 0) {
+        snprintf(out, size, "targets");
+        return;
+    }
+    base++;
+    const char *p = base;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (p != base && *p == '.')
+        base = p + 1;
+    snprintf(out, size, "%.*s", (int)strcspn(base, "."), base);
+}
+
 int cs_meta_find_target(const cs_meta *targets, const char *app_id, const char *channel,
                         const char *version, cs_meta_target *out, cs_error *err)
 {
@@ -909,12 +930,6 @@ int cs_meta_find_target(const cs_meta *targets, const char *app_id, const char *
     }
     snprintf(out->signer_key_id, sizeof(out->signer_key_id), "%s",
              json_string_value(json_object_get(target, "signer_key_id")));
-    const char *base = strrchr(targets->name, '/');
-    base = base ? base + 1 : targets->name;
-    if (strcmp(base, "targets.json") == 0 || !strchr(base, '.')) {
-        snprintf(out->role, sizeof(out->role), "targets");
-    } else {
-        snprintf(out->role, sizeof(out->role), "%.*s", (int)(strchr(base, '.') - base), base);
-    }
+    role_from_name(targets->name, out->role, sizeof(out->role));
     return 0;
 }

@@ -91,7 +91,8 @@ typedef struct cs_meta_target {
     cs_meta_hashed signer_key; /* .cashstory/signer.pub; size 0 for X.509 packages */
     bool has_signer_key;
     char signer_key_id[CS_KEY_ID_HEX_LEN + 1]; /* the index's signer.key_id */
-    char role[CS_META_NAME_MAX + 1];           /* "targets" or the delegated role's name */
+    char role[CS_META_NAME_MAX + 1]; /* "targets", or the delegated role named by the file's
+                                        name ("delegations/acme.json") */
 } cs_meta_target;
 
 /* Parse one metadata file of the expected type. name is the file name used in

@@ -227,6 +227,30 @@ static void good_chain_verifies(void **unused)
     free_state(&st);
 }
 
+static void target_role_from_file_name(void **unused)
+{
+    (void)unused;
+    static const struct {
+        const char *name, *role;
+    } cases[] = {
+        {"targets.json", "targets"},
+        {"7.targets.json", "targets"},
+        {"/var/lib/cashstory/update/repos/corp/targets.json", "targets"},
+        {"delegations/acme.json", "acme"},
+        {"delegations/3.acme.json", "acme"},
+        {"/store/repos/corp/delegations/12.acme-tools.json", "acme-tools"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cs_meta *meta = sign_as(delegated_signed(1, "com.acme.chart"), CS_META_TARGETS,
+                                cases[i].name, 1, PUBLISHER);
+        cs_meta_target t;
+        cs_error err = {0};
+        assert_int_equal(cs_meta_find_target(meta, "com.acme.chart", "stable", NULL, &t, &err), 0);
+        assert_string_equal(t.role, cases[i].role);
+        cs_meta_free(meta);
+    }
+}
+
 static void lookup_reports_missing(void **unused)
 {
     (void)unused;
@@ -646,6 +670,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(good_chain_verifies),
+        cmocka_unit_test(target_role_from_file_name),
         cmocka_unit_test(lookup_reports_missing),
         cmocka_unit_test(wrong_key_rejected),
         cmocka_unit_test(package_signature_not_metadata),
