@@ -122,6 +122,7 @@ typedef struct explainer {
     const char *only; /* permission filter, or NULL */
     json_t *list;
     bool json;
+    size_t shown; /* decisions shown so far */
 } explainer;
 
 static bool wanted(const explainer *e, const char *permission)
@@ -136,6 +137,7 @@ static void show_decision(explainer *e, const char *permission, const cs_policy_
 {
     if (!wanted(e, permission))
         return;
+    e->shown++;
     if (e->json) {
         json_array_append_new(
             e->list, json_pack("{s:s, s:s, s:b, s:b, s:s, s:s, s:s}", "permission", permission,
@@ -293,7 +295,7 @@ static int run_explain(cli *c)
     }
     if (only &&
         (strcmp(only, "fs") == 0 || strncmp(only, "bus", 3) == 0 || strcmp(only, "net") == 0) &&
-        json_array_size(e.list) == 0 && !c->json)
+        e.shown == 0 && !c->json)
         printf("%s requests no %s permissions in its manifest, so it gets none.\n",
                cli_safe(manifest.id), only);
 

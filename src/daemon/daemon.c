@@ -129,6 +129,12 @@ static void update_log(void *ctx, const char *line)
     daemon_log("%s", line);
 }
 
+static void policy_log_line(void *ctx, const char *line)
+{
+    (void)ctx;
+    daemon_log("%s", line);
+}
+
 static void broker_log(void *ctx, const char *line)
 {
     (void)ctx;
@@ -378,6 +384,13 @@ static int launch_instance(app_instance *a, cs_error *err)
         fclose(problems);
     cs_trust_free(&trust);
     if (rc < 0) {
+        /* The verification problems go to the log, and the first of them to
+         * the error the client receives. */
+        char *first = strtok(problems_text, "\n");
+        for (char *line = first; line; line = strtok(NULL, "\n"))
+            daemon_log("%s: %s", a->app_id, line);
+        if (first)
+            cs_error_prefix(err, "%s", first);
         cs_launch_free(&a->launch);
         return rc;
     }
@@ -421,6 +434,13 @@ static int launch_instance(app_instance *a, cs_error *err)
     a->started = time(NULL);
     daemon_log("started %s %s as instance %s (sandbox pid %d)", a->app_id, a->version,
                a->instance_id, (int)a->sandbox.pid);
+    /* A restart keeps the earlier lines; mark where the new instance begins. */
+    if (a->log_count > 0) {
+        char mark[160];
+        snprintf(mark, sizeof(mark), "-- cashstoryd: instance %s of %s %s started --",
+                 a->instance_id, a->app_id, a->version);
+        app_log_line(a, "stdout", mark);
+    }
     return 0;
 
 fail:
@@ -652,7 +672,7 @@ static json_t *reload_policy(const char *why)
             stop_instance(a);
         } else if (!cs_launch_perms_same_sandbox(&a->launch.perms, &perms)) {
             if (perms.restart_on_change) {
-                action = "restarted";
+                action = "restarting";
                 daemon_log("restarting %s (instance %s): its file-system grants or limits changed",
                            a->app_id, a->instance_id);
                 a->policy_restart = true;
@@ -1195,6 +1215,7 @@ int main(int argc, char **argv)
     cs_trust_free(&trust);
     cs_policy_print_problems(&d.policy, stderr, "cashstoryd: ");
     d.policy_log = cs_policy_log_new(stderr);
+    cs_policy_log_set_sink(d.policy_log, policy_log_line, NULL);
     cs_policy_log_configure(d.policy_log, &d.policy);
 
     int stale = cs_sandbox_limits_remove_stale();

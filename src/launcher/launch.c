@@ -407,7 +407,8 @@ int cs_launch_prepare(const cs_launch_request *r, cs_launch *l, cs_error *err)
     cs_policy_decision run;
     cs_policy_may_run(r->policy, &subj, r->dev, &run);
     if (!run.granted) {
-        cs_policy_record(r->policy_log, l->manifest.id, "run", &run);
+        /* The error reports the denial, so it is only audited here. */
+        cs_policy_audit(r->policy_log, l->manifest.id, "run", &run);
         return cs_error_set(err, EPERM, "%s", run.reason);
     }
 

@@ -6,6 +6,7 @@
 #include "common/fsutil.h"
 
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,9 @@
 
 struct cs_policy_log {
     FILE *out;
+    cs_policy_log_fn sink; /* replaces out when set */
+    void *sink_ctx;
+    bool audit_failed; /* a write error was reported since the last configure */
     cs_policy_audit_settings audit;
     uint64_t *seen; /* hashes of (app, permission, target) already logged */
     size_t nseen;
@@ -48,8 +52,33 @@ void cs_policy_log_free(cs_policy_log *log)
 
 void cs_policy_log_configure(cs_policy_log *log, const cs_policy *policy)
 {
-    if (log)
-        cs_policy_audit_settings_get(policy, &log->audit);
+    if (!log)
+        return;
+    cs_policy_audit_settings_get(policy, &log->audit);
+    log->audit_failed = false;
+}
+
+void cs_policy_log_set_sink(cs_policy_log *log, cs_policy_log_fn fn, void *ctx)
+{
+    log->sink = fn;
+    log->sink_ctx = ctx;
+}
+
+static void emit(cs_policy_log *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void emit(cs_policy_log *log, const char *fmt, ...)
+{
+    char line[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (log->sink) {
+        log->sink(log->sink_ctx, line);
+    } else if (log->out) {
+        fprintf(log->out, "%s\n", line);
+        fflush(log->out);
+    }
 }
 
 static uint64_t hash3(const char *a, const char *b, const char *c)
@@ -131,9 +160,15 @@ static void write_audit(cs_policy_log *log, const char *app_id, const char *perm
 
     cs_autoclose int fd = open_audit(a);
     if (fd < 0) {
-        if (log->out)
-            fprintf(log->out, "policy: cannot write the audit log %s: %s\n", a->path,
-                    strerror(errno));
+        /* Reported once until policy is loaded again, not once per line. */
+        if (!log->audit_failed)
+            emit(log,
+                 "policy: cannot write the audit log %s: %s; decisions are not audited until "
+                 "this is fixed",
+                 a->path,
+                 errno == ELOOP ? "it is a symbolic link, and the audit log must be a regular file"
+                                : strerror(errno));
+        log->audit_failed = true;
         return;
     }
     flock(fd, LOCK_EX);
@@ -157,17 +192,27 @@ static void write_audit(cs_policy_log *log, const char *app_id, const char *perm
     }
 }
 
-void cs_policy_record(cs_policy_log *log, const char *app_id, const char *permission,
-                      const cs_policy_decision *d)
+static void record(cs_policy_log *log, const char *app_id, const char *permission,
+                   const cs_policy_decision *d, bool print)
 {
     if (!log)
         return;
     if (!d->granted && !first_time(log, hash3(app_id, permission, d->target)))
         return;
-    if (!d->granted && log->out) {
-        fprintf(log->out, "policy: %s\n", d->reason);
-        fflush(log->out);
-    }
+    if (!d->granted && print)
+        emit(log, "policy: %s", d->reason);
     if (log->audit.path[0])
         write_audit(log, app_id, permission, d);
+}
+
+void cs_policy_record(cs_policy_log *log, const char *app_id, const char *permission,
+                      const cs_policy_decision *d)
+{
+    record(log, app_id, permission, d, true);
+}
+
+void cs_policy_audit(cs_policy_log *log, const char *app_id, const char *permission,
+                     const cs_policy_decision *d)
+{
+    record(log, app_id, permission, d, false);
 }

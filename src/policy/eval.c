@@ -136,8 +136,8 @@ static bool deny_if_broken(const scopes *s, const cs_policy_subject *subj, cs_po
         snprintf(d->rule, sizeof(d->rule), "%s.\"%s\" (it has an error)",
                  b->kind == 'a' ? "apps" : "publishers", b->key);
     snprintf(d->reason, sizeof(d->reason),
-             "denied %s for %s: policy %s has an error, so everything it covers is denied until "
-             "it is fixed: %s",
+             "denied %s for %s: policy %s cannot be used (%s), so everything it covers is denied "
+             "until it is fixed",
              d->target, subj->app_id ? subj->app_id : "the app", s->broken_file->path, b->error);
     return true;
 }
@@ -202,8 +202,9 @@ static void decide_list(const cs_policy *p, const cs_policy_subject *subj, const
     d->granted = best && !best_deny;
     char setting[128];
     snprintf(setting, sizeof(setting), "%s.%s", section, best && best_deny ? deny_key : allow_key);
-    explain(d, subj, best, setting, best_index, best_value,
-            p->present ? "no policy rule grants it" : "no policy files exist to grant it");
+    const char *no_rule =
+        p->present ? "no policy rule grants it" : "no policy files exist to grant it";
+    explain(d, subj, best, setting, best_index, best_value, best ? "" : no_rule);
     scopes_free(&s);
 }
 
@@ -820,13 +821,17 @@ void cs_policy_may_run(const cs_policy *p, const cs_policy_subject *subj, bool d
             if (!flag.granted) {
                 snprintf(d->file, sizeof(d->file), "%s", flag.file);
                 snprintf(d->rule, sizeof(d->rule), "%s", flag.rule);
-                snprintf(d->reason, sizeof(d->reason),
-                         "denied running the unsigned folder of %s in developer mode: %s%s%s",
-                         subject_text, flag.reason,
-                         flag.file[0] ? ""
-                                      : " (set \"developer_mode\" and \"unsigned_folders\" "
-                                        "to true for this app in a policy file)",
-                         "");
+                if (flag.file[0])
+                    snprintf(d->reason, sizeof(d->reason),
+                             "denied running the unsigned folder of %s in developer mode: "
+                             "policy %s sets %s to false (rule %s)",
+                             subject_text, flag.file, *n, flag.rule);
+                else
+                    snprintf(d->reason, sizeof(d->reason),
+                             "denied running the unsigned folder of %s in developer mode: no "
+                             "policy sets %s; set \"developer_mode\" and \"unsigned_folders\" to "
+                             "true for this app in a policy file",
+                             subject_text, *n);
                 return;
             }
         }

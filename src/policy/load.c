@@ -9,6 +9,8 @@
 #include "package/semver.h"
 
 #include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -50,8 +52,9 @@ static int add_problem(cs_policy *p, const char *file, const char *message, bool
     return 0;
 }
 
-static int add_broken(cs_policy *p, cs_policy_file *f, char kind, const char *key,
-                      const char *error)
+/* Record that a file or one of its scopes is broken; the decisions deny
+ * everything it covers. */
+static int add_broken(cs_policy_file *f, char kind, const char *key, const char *error)
 {
     cs_policy_broken *list = realloc(f->broken, (f->nbroken + 1) * sizeof(*list));
     if (!list)
@@ -67,7 +70,66 @@ static int add_broken(cs_policy *p, cs_policy_file *f, char kind, const char *ke
         return -ENOMEM;
     }
     f->nbroken++;
-    return add_problem(p, f->path, error, false);
+    return 0;
+}
+
+/* Every error found in one file or scope, so that 'policy check' can list
+ * them all. total counts errors even when storing a message failed, so an
+ * error can never be lost and turn into "valid". */
+typedef struct findings {
+    char **messages;
+    size_t count;
+    size_t total;
+} findings;
+
+#define FINDINGS_MAX 64
+
+static void found(findings *f, const cs_error *err)
+{
+    f->total++;
+    if (f->count >= FINDINGS_MAX)
+        return;
+    char **list = realloc(f->messages, (f->count + 1) * sizeof(*list));
+    if (!list)
+        return;
+    f->messages = list;
+    if ((list[f->count] = strdup(err->message)))
+        f->count++;
+}
+
+static void findings_free(findings *f)
+{
+    for (size_t i = 0; i < f->count; i++)
+        free(f->messages[i]);
+    free(f->messages);
+    memset(f, 0, sizeof(*f));
+}
+
+/* Report the findings of a broken file or scope: each error, then what is
+ * denied because of them. */
+static int report(cs_policy *p, cs_policy_file *f, char kind, const char *key,
+                  const findings *errors, const char *covers)
+{
+    const char *first = errors->count ? errors->messages[0] : "invalid policy";
+    int rc = add_broken(f, kind, key, first);
+    for (size_t i = 0; rc == 0 && i < errors->count; i++)
+        rc = add_problem(p, f->path, errors->messages[i], false);
+    if (rc == 0 && errors->total > errors->count) {
+        char more[128];
+        snprintf(more, sizeof(more), "%zu more problems not listed", errors->total - errors->count);
+        rc = add_problem(p, f->path, more, false);
+    }
+    if (rc == 0) {
+        char summary[1024];
+        snprintf(summary, sizeof(summary), "%s%s%s%s: everything is denied to %s until %s fixed",
+                 kind == 'f' ? "this file" : "", kind == 'd' ? "defaults" : "",
+                 kind == 'a'   ? "apps."
+                 : kind == 'p' ? "publishers."
+                               : "",
+                 key ? key : "", covers, errors->total == 1 ? "it is" : "they are");
+        rc = add_problem(p, f->path, summary, false);
+    }
+    return rc;
 }
 
 /* ---- Validation of one file ---- */
@@ -130,7 +192,7 @@ bool cs_policy_window_valid(const char *window)
 static bool valid_policy_path(const char *path)
 {
     size_t len = strlen(path);
-    if (len == 0 || len > 1000)
+    if (len == 0 || len > 1000 || strstr(path, "//"))
         return false;
     const char *rest;
     if (path[0] == '/')
@@ -152,98 +214,231 @@ static bool valid_policy_path(const char *path)
     return true;
 }
 
-static int check_string_array(json_t *list, const char *where, bool (*valid)(const char *),
-                              const char *what, cs_error *err)
+/* The value as short JSON text for messages. */
+static const char *value_text(json_t *v, char *buf, size_t size)
 {
-    if (!json_is_array(list))
-        return cs_error_set(err, EINVAL, "%s must be an array of %s, not %s", where, what,
-                            cs_json_type_name(list));
-    if (json_array_size(list) > 4096)
-        return cs_error_set(err, E2BIG, "%s has more than 4096 entries", where);
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!text) {
+        snprintf(buf, size, "%s", cs_json_type_name(v));
+        return buf;
+    }
+    if (strlen(text) > 60)
+        snprintf(buf, size, "%.57s...", text);
+    else
+        snprintf(buf, size, "%s", text);
+    free(text);
+    return buf;
+}
+
+static void check_string_array(json_t *list, const char *where, bool (*valid)(const char *),
+                               const char *what, findings *out)
+{
+    cs_error err = {0};
+    char shown[80];
+    if (!json_is_array(list)) {
+        cs_error_set(&err, EINVAL, "%s must be an array of %s, not %s", where, what,
+                     value_text(list, shown, sizeof(shown)));
+        found(out, &err);
+        return;
+    }
+    if (json_array_size(list) > 4096) {
+        cs_error_set(&err, E2BIG, "%s has more than 4096 entries", where);
+        found(out, &err);
+        return;
+    }
     size_t i;
     json_t *item;
     json_array_foreach(list, i, item)
     {
-        if (!json_is_string(item) || !valid(json_string_value(item)))
-            return cs_error_set(
-                err, EINVAL, "%s[%zu]: %s%s%s is not %s", where, i, json_is_string(item) ? "'" : "",
-                json_is_string(item) ? json_string_value(item) : cs_json_type_name(item),
-                json_is_string(item) ? "'" : "", what);
+        if (json_is_string(item) && valid(json_string_value(item)))
+            continue;
+        cs_error_set(&err, EINVAL, "%s[%zu]: %s is not %s", where, i,
+                     value_text(item, shown, sizeof(shown)), what);
+        found(out, &err);
     }
-    return 0;
 }
 
-static int check_int(json_t *obj, const char *key, long long min, long long max, const char *where,
-                     cs_error *err)
+static void check_int(json_t *obj, const char *key, long long min, long long max, const char *where,
+                      findings *out)
 {
     json_t *v = json_object_get(obj, key);
-    if (!v)
-        return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-        return cs_error_set(err, EINVAL, "%s.%s must be an integer from %lld to %lld", where, key,
-                            min, max);
-    return 0;
+    if (!v || (json_is_integer(v) && json_integer_value(v) >= min && json_integer_value(v) <= max))
+        return;
+    cs_error err = {0};
+    char shown[80];
+    cs_error_set(&err, EINVAL, "%s.%s must be an integer from %lld to %lld, not %s", where, key,
+                 min, max, value_text(v, shown, sizeof(shown)));
+    found(out, &err);
 }
 
-static int check_bool(json_t *obj, const char *key, const char *where, cs_error *err)
+static void check_bool(json_t *obj, const char *key, const char *where, findings *out)
 {
     json_t *v = json_object_get(obj, key);
-    if (v && !json_is_boolean(v))
-        return cs_error_set(err, EINVAL, "%s.%s must be true or false, not %s", where, key,
-                            cs_json_type_name(v));
-    return 0;
+    if (!v || json_is_boolean(v))
+        return;
+    cs_error err = {0};
+    char shown[80];
+    cs_error_set(&err, EINVAL, "%s.%s must be true or false, not %s", where, key,
+                 value_text(v, shown, sizeof(shown)));
+    found(out, &err);
 }
 
-static int check_object(json_t *obj, const char *key, const char *where, json_t **out,
-                        cs_error *err)
+/* A string field: its value, or NULL when absent or not a string (which
+ * is reported). */
+static const char *check_string(json_t *obj, const char *key, const char *where, findings *out)
 {
-    *out = json_object_get(obj, key);
-    if (*out && !json_is_object(*out))
-        return cs_error_set(err, EINVAL, "%s.%s must be an object, not %s", where, key,
-                            cs_json_type_name(*out));
-    return 0;
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_string(v))
+        return json_string_value(v);
+    cs_error err = {0};
+    char shown[80];
+    cs_error_set(&err, EINVAL, "%s.%s must be a string, not %s", where, key,
+                 value_text(v, shown, sizeof(shown)));
+    found(out, &err);
+    return NULL;
 }
 
-static int check_fs(json_t *fs, const char *where, cs_error *err)
+/* An object field: the object, or NULL when absent or of another type
+ * (which is reported). */
+static json_t *check_object(json_t *obj, const char *key, const char *where, findings *out)
 {
-    if (!json_is_array(fs))
-        return cs_error_set(err, EINVAL, "%s.fs must be an array of {\"path\", \"access\"}", where);
-    if (json_array_size(fs) > 1024)
-        return cs_error_set(err, E2BIG, "%s.fs has more than 1024 entries", where);
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_object(v))
+        return v;
+    cs_error err = {0};
+    char shown[80];
+    cs_error_set(&err, EINVAL, "%s.%s must be an object, not %s", where, key,
+                 value_text(v, shown, sizeof(shown)));
+    found(out, &err);
+    return NULL;
+}
+
+static void check_keys(json_t *obj, const char *const *keys, const char *where, findings *out)
+{
+    cs_error err = {0};
+    if (cs_json_check_keys(obj, keys, where, &err) < 0)
+        found(out, &err);
+}
+
+static void fail(findings *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void fail(findings *out, const char *fmt, ...)
+{
+    cs_error err = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err.message, sizeof(err.message), fmt, ap);
+    va_end(ap);
+    found(out, &err);
+}
+
+static void check_fs(json_t *fs, const char *where, findings *out)
+{
+    char shown[80];
+    if (!json_is_array(fs)) {
+        fail(out, "%s.fs must be an array of {\"path\", \"access\"}, not %s", where,
+             value_text(fs, shown, sizeof(shown)));
+        return;
+    }
+    if (json_array_size(fs) > 1024) {
+        fail(out, "%s.fs has more than 1024 entries", where);
+        return;
+    }
     size_t i;
     json_t *rule;
     json_array_foreach(fs, i, rule)
     {
         char w[700];
         snprintf(w, sizeof(w), "%s.fs[%zu]", where, i);
-        if (!json_is_object(rule))
-            return cs_error_set(err, EINVAL, "%s must be an object with \"path\" and \"access\"",
-                                w);
+        if (!json_is_object(rule)) {
+            fail(out, "%s must be an object with \"path\" and \"access\", not %s", w,
+                 value_text(rule, shown, sizeof(shown)));
+            continue;
+        }
         static const char *const keys[] = {"path", "access", NULL};
-        const char *path, *access;
-        int rc;
-        if ((rc = cs_json_check_keys(rule, keys, w, err)) < 0 ||
-            (rc = cs_json_get_string(rule, "path", false, w, &path, err)) < 0 ||
-            (rc = cs_json_get_string(rule, "access", false, w, &access, err)) < 0)
-            return rc;
-        if (!valid_policy_path(path))
-            return cs_error_set(err, EINVAL,
-                                "%s.path: '%s' must be absolute or start with '~' or "
-                                "'${APP_DATA}', without '.' or '..' segments",
-                                w, path);
-        if (strcmp(access, "read") != 0 && strcmp(access, "read-write") != 0 &&
+        check_keys(rule, keys, w, out);
+        const char *path = check_string(rule, "path", w, out);
+        const char *access = check_string(rule, "access", w, out);
+        if (!json_object_get(rule, "path"))
+            fail(out, "%s: field 'path' is missing", w);
+        if (!json_object_get(rule, "access"))
+            fail(out, "%s: field 'access' is missing; use 'read', 'read-write' or 'deny'", w);
+        if (path && !valid_policy_path(path))
+            fail(out,
+                 "%s.path: '%s' must be absolute or start with '~' or '${APP_DATA}', without "
+                 "empty, '.' or '..' segments",
+                 w, path);
+        if (access && strcmp(access, "read") != 0 && strcmp(access, "read-write") != 0 &&
             strcmp(access, "deny") != 0)
-            return cs_error_set(
-                err, EINVAL, "%s.access: '%s' must be 'read', 'read-write' or 'deny'", w, access);
+            fail(out, "%s.access: '%s' must be 'read', 'read-write' or 'deny'", w, access);
     }
-    return 0;
 }
 
-static int check_scope(json_t *block, const char *where, cs_error *err)
+static void check_lists(json_t *section, const char *const *keys, const char *where,
+                        bool (*valid)(const char *), const char *what, findings *out)
 {
-    if (!json_is_object(block))
-        return cs_error_set(err, EINVAL, "%s must be an object, not %s", where,
-                            cs_json_type_name(block));
+    check_keys(section, keys, where, out);
+    const char *key;
+    json_t *list;
+    json_object_foreach(section, key, list)
+    {
+        char w[760];
+        snprintf(w, sizeof(w), "%s.%s", where, key);
+        check_string_array(list, w, valid, what, out);
+    }
+}
+
+static void check_update(json_t *update, const char *where, findings *out)
+{
+    static const char *const keys[] = {"repository",      "channel",       "window",        "apply",
+                                       "rollout_percent", "auto_rollback", "grace_seconds", NULL};
+    check_keys(update, keys, where, out);
+    const char *repo = check_string(update, "repository", where, out);
+    const char *channel = check_string(update, "channel", where, out);
+    const char *window = check_string(update, "window", where, out);
+    const char *apply = check_string(update, "apply", where, out);
+    check_int(update, "rollout_percent", 0, 100, where, out);
+    check_int(update, "grace_seconds", 1, 86400, where, out);
+    check_bool(update, "auto_rollback", where, out);
+    if (repo && !valid_name(repo, 63))
+        fail(out,
+             "%s.repository: '%s' must be a repository name (lowercase letters, digits, '-', "
+             "'_' and '.', at most 63)",
+             where, repo);
+    if (channel && !valid_name(channel, 63))
+        fail(out,
+             "%s.channel: '%s' must be a channel name such as 'stable' (lowercase letters, "
+             "digits, '-', '_' and '.', at most 63)",
+             where, channel);
+    if (window && *window && !cs_policy_window_valid(window))
+        fail(out, "%s.window: '%s' must be \"HH:MM-HH:MM\" in local time, such as \"22:00-06:00\"",
+             where, window);
+    if (apply && strcmp(apply, "immediately") != 0 && strcmp(apply, "next-start") != 0)
+        fail(out, "%s.apply: '%s' must be 'immediately' or 'next-start'", where, apply);
+}
+
+static void check_versions(json_t *versions, const char *where, findings *out)
+{
+    static const char *const keys[] = {"minimum", "pinned", "range", NULL};
+    check_keys(versions, keys, where, out);
+    const char *minimum = check_string(versions, "minimum", where, out);
+    const char *pinned = check_string(versions, "pinned", where, out);
+    const char *range = check_string(versions, "range", where, out);
+    if (minimum && *minimum && !cs_semver_valid(minimum))
+        fail(out, "%s.minimum: '%s' is not a semantic version such as '1.2.0'", where, minimum);
+    if (pinned && *pinned && !cs_semver_valid(pinned))
+        fail(out, "%s.pinned: '%s' is not a semantic version such as '1.2.0'", where, pinned);
+    if (range && *range && !cs_semver_range_valid(range))
+        fail(out, "%s.range: '%s' is not a version range such as \">=1.2.0 <2.0.0\"", where, range);
+}
+
+static void check_scope(json_t *block, const char *where, findings *out)
+{
+    char shown[80];
+    if (!json_is_object(block)) {
+        fail(out, "%s must be an object, not %s", where, value_text(block, shown, sizeof(shown)));
+        return;
+    }
     static const char *const keys[] = {"fs",
                                        "net",
                                        "bus",
@@ -255,152 +450,77 @@ static int check_scope(json_t *block, const char *where, cs_error *err)
                                        "update",
                                        "versions",
                                        NULL};
-    int rc = cs_json_check_keys(block, keys, where, err);
-    if (rc < 0)
-        return rc;
+    check_keys(block, keys, where, out);
     static const char *const flags[] = {"developer_mode", "unsigned_folders", "remote_debugging",
                                         "restart_on_policy_change", NULL};
     for (const char *const *f = flags; *f; f++)
-        if ((rc = check_bool(block, *f, where, err)) < 0)
-            return rc;
+        check_bool(block, *f, where, out);
 
     json_t *fs = json_object_get(block, "fs");
-    if (fs && (rc = check_fs(fs, where, err)) < 0)
-        return rc;
+    if (fs)
+        check_fs(fs, where, out);
 
     char w[700];
-    json_t *net, *bus, *limits, *update, *versions;
-    if ((rc = check_object(block, "net", where, &net, err)) < 0 ||
-        (rc = check_object(block, "bus", where, &bus, err)) < 0 ||
-        (rc = check_object(block, "limits", where, &limits, err)) < 0 ||
-        (rc = check_object(block, "update", where, &update, err)) < 0 ||
-        (rc = check_object(block, "versions", where, &versions, err)) < 0)
-        return rc;
+    json_t *net = check_object(block, "net", where, out);
+    json_t *bus = check_object(block, "bus", where, out);
+    json_t *limits = check_object(block, "limits", where, out);
+    json_t *update = check_object(block, "update", where, out);
+    json_t *versions = check_object(block, "versions", where, out);
     if (net) {
-        snprintf(w, sizeof(w), "%s.net", where);
         static const char *const nkeys[] = {"allow", "deny", NULL};
-        if ((rc = cs_json_check_keys(net, nkeys, w, err)) < 0)
-            return rc;
-        const char *key;
-        json_t *list;
-        json_object_foreach(net, key, list)
-        {
-            char lw[760];
-            snprintf(lw, sizeof(lw), "%s.%s", w, key);
-            if ((rc = check_string_array(list, lw, cs_manifest_host_valid,
-                                         "a host pattern like 'api.example.com', "
-                                         "'*.example.com' or 'example.com:8443'",
-                                         err)) < 0)
-                return rc;
-        }
+        snprintf(w, sizeof(w), "%s.net", where);
+        check_lists(net, nkeys, w, cs_manifest_host_valid,
+                    "a host pattern like 'api.example.com', '*.example.com' or 'example.com:8443'",
+                    out);
     }
     if (bus) {
-        snprintf(w, sizeof(w), "%s.bus", where);
         static const char *const bkeys[] = {"publish", "subscribe", "deny_publish",
                                             "deny_subscribe", NULL};
-        if ((rc = cs_json_check_keys(bus, bkeys, w, err)) < 0)
-            return rc;
-        const char *key;
-        json_t *list;
-        json_object_foreach(bus, key, list)
-        {
-            char lw[760];
-            snprintf(lw, sizeof(lw), "%s.%s", w, key);
-            if ((rc = check_string_array(list, lw, cs_manifest_topic_valid,
-                                         "a topic pattern like 'quotes/*'", err)) < 0)
-                return rc;
-        }
+        snprintf(w, sizeof(w), "%s.bus", where);
+        check_lists(bus, bkeys, w, cs_manifest_topic_valid, "a topic pattern like 'quotes/*'", out);
     }
     if (limits) {
-        snprintf(w, sizeof(w), "%s.limits", where);
         static const char *const lkeys[] = {"memory_mb", "processes", "cpu_percent", NULL};
-        if ((rc = cs_json_check_keys(limits, lkeys, w, err)) < 0 ||
-            (rc = check_int(limits, "memory_mb", 16, 1048576, w, err)) < 0 ||
-            (rc = check_int(limits, "processes", 1, 65536, w, err)) < 0 ||
-            (rc = check_int(limits, "cpu_percent", 1, 102400, w, err)) < 0)
-            return rc;
+        snprintf(w, sizeof(w), "%s.limits", where);
+        check_keys(limits, lkeys, w, out);
+        check_int(limits, "memory_mb", 16, 1048576, w, out);
+        check_int(limits, "processes", 1, 65536, w, out);
+        check_int(limits, "cpu_percent", 1, 102400, w, out);
     }
     if (update) {
         snprintf(w, sizeof(w), "%s.update", where);
-        static const char *const ukeys[] = {
-            "repository",      "channel",       "window",        "apply",
-            "rollout_percent", "auto_rollback", "grace_seconds", NULL};
-        const char *repo = NULL, *channel = NULL, *window = NULL, *apply = NULL;
-        if ((rc = cs_json_check_keys(update, ukeys, w, err)) < 0 ||
-            (rc = cs_json_get_string(update, "repository", true, w, &repo, err)) < 0 ||
-            (rc = cs_json_get_string(update, "channel", true, w, &channel, err)) < 0 ||
-            (rc = cs_json_get_string(update, "window", true, w, &window, err)) < 0 ||
-            (rc = cs_json_get_string(update, "apply", true, w, &apply, err)) < 0 ||
-            (rc = check_int(update, "rollout_percent", 0, 100, w, err)) < 0 ||
-            (rc = check_int(update, "grace_seconds", 1, 86400, w, err)) < 0 ||
-            (rc = check_bool(update, "auto_rollback", w, err)) < 0)
-            return rc;
-        if (repo && !valid_name(repo, 63))
-            return cs_error_set(err, EINVAL,
-                                "%s.repository: '%s' must be a repository name (lowercase "
-                                "letters, digits, '-', '_', '.'; at most 63)",
-                                w, repo);
-        if (channel && !valid_name(channel, 63))
-            return cs_error_set(err, EINVAL,
-                                "%s.channel: '%s' must be a channel name such as 'stable' "
-                                "(lowercase letters, digits, '-', '_', '.'; at most 63)",
-                                w, channel);
-        if (window && *window && !cs_policy_window_valid(window))
-            return cs_error_set(err, EINVAL,
-                                "%s.window: '%s' must be \"HH:MM-HH:MM\" in local time, such as "
-                                "\"22:00-06:00\"",
-                                w, window);
-        if (apply && strcmp(apply, "immediately") != 0 && strcmp(apply, "next-start") != 0)
-            return cs_error_set(err, EINVAL, "%s.apply: '%s' must be 'immediately' or 'next-start'",
-                                w, apply);
+        check_update(update, w, out);
     }
     if (versions) {
         snprintf(w, sizeof(w), "%s.versions", where);
-        static const char *const vkeys[] = {"minimum", "pinned", "range", NULL};
-        const char *minimum = NULL, *pinned = NULL, *range = NULL;
-        if ((rc = cs_json_check_keys(versions, vkeys, w, err)) < 0 ||
-            (rc = cs_json_get_string(versions, "minimum", true, w, &minimum, err)) < 0 ||
-            (rc = cs_json_get_string(versions, "pinned", true, w, &pinned, err)) < 0 ||
-            (rc = cs_json_get_string(versions, "range", true, w, &range, err)) < 0)
-            return rc;
-        if (minimum && *minimum && !cs_semver_valid(minimum))
-            return cs_error_set(err, EINVAL, "%s.minimum: '%s' is not a semantic version", w,
-                                minimum);
-        if (pinned && *pinned && !cs_semver_valid(pinned))
-            return cs_error_set(err, EINVAL, "%s.pinned: '%s' is not a semantic version", w,
-                                pinned);
-        if (range && *range && !cs_semver_range_valid(range))
-            return cs_error_set(err, EINVAL,
-                                "%s.range: '%s' is not a version range such as "
-                                "\">=1.2.0 <2.0.0\"",
-                                w, range);
+        check_versions(versions, w, out);
     }
-    return 0;
 }
 
 /* Make a path relative to the policy file absolute, in place. */
-static int absolutize(json_t *obj, const char *key, const char *base, const char *where,
-                      cs_error *err)
+static void absolutize(json_t *obj, const char *key, const char *base, const char *where,
+                       findings *out)
 {
-    const char *value;
-    int rc = cs_json_get_string(obj, key, true, where, &value, err);
-    if (rc < 0 || !value)
-        return rc;
-    if (!*value || strlen(value) > 1000)
-        return cs_error_set(err, EINVAL, "%s.%s must be a path of 1 to 1000 bytes", where, key);
+    const char *value = check_string(obj, key, where, out);
+    if (!value)
+        return;
+    if (!*value || strlen(value) > 1000) {
+        fail(out, "%s.%s must be a path of 1 to 1000 bytes", where, key);
+        return;
+    }
     if (value[0] == '/')
-        return 0;
+        return;
     char full[2048];
     snprintf(full, sizeof(full), "%s/%s", base, value);
     json_object_set_new(obj, key, json_string(full));
-    return 0;
 }
 
-static int check_repositories(json_t *repos, const char *path, const char *base, cs_error *err)
+static void check_repositories(json_t *repos, const char *path, const char *base, findings *out)
 {
-    if (!json_is_object(repos))
-        return cs_error_set(err, EINVAL, "%s: repositories must be an object of named repositories",
-                            path);
+    if (!json_is_object(repos)) {
+        fail(out, "%s: repositories must be an object of named repositories", path);
+        return;
+    }
     const char *name;
     json_t *repo;
     json_object_foreach(repos, name, repo)
@@ -408,85 +528,91 @@ static int check_repositories(json_t *repos, const char *path, const char *base,
         char w[700];
         snprintf(w, sizeof(w), "%s: repositories.%s", path, name);
         if (!valid_name(name, 63))
-            return cs_error_set(err, EINVAL,
-                                "%s: repository name '%s' must be lowercase letters, digits, '-', "
-                                "'_' or '.' (at most 63)",
-                                path, name);
-        if (!json_is_object(repo))
-            return cs_error_set(err, EINVAL, "%s must be an object", w);
+            fail(out,
+                 "%s: repository name '%s' must be lowercase letters, digits, '-', '_' or '.' "
+                 "(at most 63)",
+                 path, name);
+        if (!json_is_object(repo)) {
+            fail(out, "%s must be an object", w);
+            continue;
+        }
         static const char *const keys[] = {"url", "root", "ca_file", "allow_http", NULL};
-        const char *url;
-        int rc;
-        if ((rc = cs_json_check_keys(repo, keys, w, err)) < 0 ||
-            (rc = cs_json_get_string(repo, "url", false, w, &url, err)) < 0 ||
-            (rc = check_bool(repo, "allow_http", w, err)) < 0 ||
-            (rc = absolutize(repo, "root", base, w, err)) < 0 ||
-            (rc = absolutize(repo, "ca_file", base, w, err)) < 0)
-            return rc;
+        check_keys(repo, keys, w, out);
+        check_bool(repo, "allow_http", w, out);
+        absolutize(repo, "root", base, w, out);
+        absolutize(repo, "ca_file", base, w, out);
+        const char *url = check_string(repo, "url", w, out);
+        if (!json_object_get(repo, "url"))
+            fail(out, "%s: field 'url' is missing; give the repository's https:// address", w);
         if (!json_object_get(repo, "root"))
-            return cs_error_set(err, EINVAL,
-                                "%s: field 'root' is missing; name the file that holds the "
-                                "repository's trusted root metadata",
-                                w);
+            fail(out,
+                 "%s: field 'root' is missing; name the file that holds the repository's "
+                 "trusted root metadata",
+                 w);
+        if (!url)
+            continue;
         bool http = strncmp(url, "http://", 7) == 0;
         if (strlen(url) > 1000 || (!http && strncmp(url, "https://", 8) != 0))
-            return cs_error_set(err, EINVAL, "%s.url: '%s' must start with https://", w, url);
-        if (http && !json_is_true(json_object_get(repo, "allow_http")))
-            return cs_error_set(err, EINVAL,
-                                "%s.url: '%s' is plain HTTP; use https://, or set \"allow_http\": "
-                                "true to allow it for this repository (signatures are still "
-                                "checked)",
-                                w, url);
+            fail(out, "%s.url: '%s' must start with https://", w, url);
+        else if (http && !json_is_true(json_object_get(repo, "allow_http")))
+            fail(out,
+                 "%s.url: '%s' is plain HTTP; use https://, or set \"allow_http\": true to allow "
+                 "it for this repository (signatures are still checked)",
+                 w, url);
     }
-    return 0;
 }
 
-static int check_audit(json_t *audit, const char *path, cs_error *err)
+static void check_audit(json_t *audit, const char *path, findings *out)
 {
     char w[600];
     snprintf(w, sizeof(w), "%s: audit", path);
-    if (!json_is_object(audit))
-        return cs_error_set(err, EINVAL, "%s must be an object", w);
+    if (!json_is_object(audit)) {
+        fail(out, "%s must be an object", w);
+        return;
+    }
     static const char *const keys[] = {"path", "max_bytes", "keep", NULL};
-    const char *file;
-    int rc;
-    if ((rc = cs_json_check_keys(audit, keys, w, err)) < 0 ||
-        (rc = cs_json_get_string(audit, "path", false, w, &file, err)) < 0 ||
-        (rc = check_int(audit, "max_bytes", 4096, 1LL << 40, w, err)) < 0 ||
-        (rc = check_int(audit, "keep", 0, 100, w, err)) < 0)
-        return rc;
-    if (file[0] != '/' || strlen(file) > 1000)
-        return cs_error_set(err, EINVAL, "%s.path: '%s' must be an absolute path", w, file);
-    return 0;
+    check_keys(audit, keys, w, out);
+    check_int(audit, "max_bytes", 4096, 1LL << 40, w, out);
+    check_int(audit, "keep", 0, 100, w, out);
+    const char *file = check_string(audit, "path", w, out);
+    if (!json_object_get(audit, "path"))
+        fail(out, "%s: field 'path' is missing; name the audit file", w);
+    if (file && (file[0] != '/' || strlen(file) > 1000))
+        fail(out, "%s.path: '%s' must be an absolute path", w, file);
 }
 
-static int check_trust(json_t *trust, const char *path, const char *base, cs_error *err)
+static void check_trust(json_t *trust, const char *path, const char *base, findings *out)
 {
     char w[600];
     snprintf(w, sizeof(w), "%s: trust", path);
-    if (!json_is_object(trust))
-        return cs_error_set(err, EINVAL, "%s must be an object", w);
+    if (!json_is_object(trust)) {
+        fail(out, "%s must be an object", w);
+        return;
+    }
     static const char *const keys[] = {"publishers", "ca_certificates", "blocked_publishers", NULL};
-    json_t *publishers, *cas, *blocked;
-    int rc;
-    if ((rc = cs_json_check_keys(trust, keys, w, err)) < 0 ||
-        (rc = cs_json_get_array(trust, "publishers", true, w, &publishers, err)) < 0 ||
-        (rc = cs_json_get_array(trust, "ca_certificates", true, w, &cas, err)) < 0 ||
-        (rc = cs_json_get_array(trust, "blocked_publishers", true, w, &blocked, err)) < 0)
-        return rc;
+    check_keys(trust, keys, w, out);
+    json_t *blocked = json_object_get(trust, "blocked_publishers");
     char bw[700];
     snprintf(bw, sizeof(bw), "%s.blocked_publishers", w);
-    if (blocked &&
-        (rc = check_string_array(blocked, bw, cs_policy_publisher_valid,
-                                 "a key id (64 hex digits) or a certificate subject", err)) < 0)
-        return rc;
+    if (blocked)
+        check_string_array(blocked, bw, cs_policy_publisher_valid,
+                           "a key id (64 hex digits) or a certificate subject", out);
+    json_t *publishers = json_object_get(trust, "publishers");
+    json_t *cas = json_object_get(trust, "ca_certificates");
+    if (publishers && !json_is_array(publishers))
+        fail(out, "%s.publishers must be an array of {\"name\", \"key_id\"}", w);
+    if (cas && !json_is_array(cas))
+        fail(out, "%s.ca_certificates must be an array of paths", w);
+    if ((publishers && !json_is_array(publishers)) || (cas && !json_is_array(cas)))
+        return;
     /* Load the entries once, so a wrong key id or a missing CA file shows
      * now, in the file that names it. */
     cs_trust scratch;
     cs_trust_init(&scratch);
-    rc = cs_trust_add_json(&scratch, publishers, cas, w, base, err);
+    cs_error err = {0};
+    if (cs_trust_add_json(&scratch, publishers, cas, w, base, &err) < 0)
+        found(out, &err);
     cs_trust_free(&scratch);
-    return rc;
 }
 
 static bool valid_run_selector(const char *s)
@@ -496,49 +622,43 @@ static bool valid_run_selector(const char *s)
     return cs_policy_id_pattern_valid(s);
 }
 
-static int check_run(json_t *run, const char *path, cs_error *err)
+static void check_run(json_t *run, const char *path, findings *out)
 {
     char w[600];
     snprintf(w, sizeof(w), "%s: run", path);
-    if (!json_is_object(run))
-        return cs_error_set(err, EINVAL, "%s must be an object", w);
-    static const char *const keys[] = {"allow", "block", NULL};
-    int rc = cs_json_check_keys(run, keys, w, err);
-    const char *key;
-    json_t *list;
-    json_object_foreach(run, key, list)
-    {
-        char lw[700];
-        snprintf(lw, sizeof(lw), "%s.%s", w, key);
-        if (rc == 0)
-            rc = check_string_array(list, lw, valid_run_selector,
-                                    "an app id, an id pattern like 'com.example.*', or "
-                                    "'publisher:' followed by a key id or certificate subject",
-                                    err);
+    if (!json_is_object(run)) {
+        fail(out, "%s must be an object", w);
+        return;
     }
-    return rc;
+    static const char *const keys[] = {"allow", "block", NULL};
+    check_lists(run, keys, w, valid_run_selector,
+                "an app id, an id pattern like 'com.example.*', or 'publisher:' followed by a key "
+                "id or certificate subject",
+                out);
 }
 
-/* Validate the scopes of "defaults", "publishers" and "apps"; a broken scope
- * is recorded and removed, so the rest of the file still applies. */
+/* Validate the scopes of "defaults", "publishers" and "apps". A broken
+ * scope is reported and removed, so the rest of the file still applies. */
 static int check_scopes(cs_policy *p, cs_policy_file *f, json_t *root)
 {
-    cs_error err = {0};
     json_t *defaults = json_object_get(root, "defaults");
     if (defaults) {
         char w[600];
         snprintf(w, sizeof(w), "%s: defaults", f->path);
-        if (check_scope(defaults, w, &err) < 0) {
+        findings errors = {0};
+        check_scope(defaults, w, &errors);
+        int rc = 0;
+        if (errors.total) {
             json_object_del(root, "defaults");
-            if (add_broken(p, f, 'd', NULL, err.message) < 0)
-                return -ENOMEM;
+            rc = report(p, f, 'd', NULL, &errors, "every app");
         }
+        findings_free(&errors);
+        if (rc < 0)
+            return rc;
     }
     static const char *const maps[] = {"publishers", "apps", NULL};
     for (const char *const *m = maps; *m; m++) {
         json_t *map = json_object_get(root, *m);
-        if (!map)
-            continue;
         const char *key;
         json_t *block;
         void *tmp;
@@ -547,63 +667,61 @@ static int check_scopes(cs_policy *p, cs_policy_file *f, json_t *root)
             char w[900];
             snprintf(w, sizeof(w), "%s: %s.\"%s\"", f->path, *m, key);
             bool apps = (*m)[0] == 'a';
-            int rc = 0;
+            findings errors = {0};
             if (apps && !cs_policy_id_pattern_valid(key))
-                rc = cs_error_set(&err, EINVAL,
-                                  "%s: '%s' is not an app id or an id pattern like "
-                                  "'com.example.*' or '*'",
-                                  w, key);
+                fail(&errors,
+                     "%s: '%s' is not an app id or an id pattern like 'com.example.*' or "
+                     "'*'",
+                     w, key);
             else if (!apps && !cs_policy_publisher_valid(key))
-                rc = cs_error_set(&err, EINVAL,
-                                  "%s: '%s' is not a key id (64 hex digits) or a certificate "
-                                  "subject",
-                                  w, key);
+                fail(&errors, "%s: '%s' is not a key id (64 hex digits) or a certificate subject",
+                     w, key);
             else
-                rc = check_scope(block, w, &err);
-            if (rc < 0) {
-                if (add_broken(p, f, apps ? 'a' : 'p', key, err.message) < 0)
-                    return -ENOMEM;
+                check_scope(block, w, &errors);
+            int rc = 0;
+            if (errors.total) {
+                rc = report(p, f, apps ? 'a' : 'p', key, &errors,
+                            apps ? "the apps it covers" : "the publisher's apps");
                 json_object_del(map, key);
             }
+            findings_free(&errors);
+            if (rc < 0)
+                return rc;
         }
     }
     return 0;
 }
 
 /* Validate everything outside the scopes; an error here breaks the file. */
-static int check_file(json_t *root, const char *path, cs_error *err)
+static void check_file(json_t *root, const char *path, findings *out)
 {
-    if (!json_is_object(root))
-        return cs_error_set(err, EINVAL, "%s: the top level must be an object, not %s", path,
-                            cs_json_type_name(root));
+    char shown[80];
+    if (!json_is_object(root)) {
+        fail(out, "%s: the top level must be an object, not %s", path,
+             value_text(root, shown, sizeof(shown)));
+        return;
+    }
     static const char *const keys[] = {"description",  "trust",      "run",
                                        "defaults",     "publishers", "apps",
                                        "repositories", "audit",      NULL};
-    int rc = cs_json_check_keys(root, keys, path, err);
-    if (rc < 0)
-        return rc;
+    check_keys(root, keys, path, out);
     cs_autofree char *base = cs_dirname(path);
     json_t *v;
     if ((v = json_object_get(root, "description")) && !json_is_string(v))
-        return cs_error_set(err, EINVAL, "%s: description must be a string", path);
-    if ((v = json_object_get(root, "trust")) && (rc = check_trust(v, path, base, err)) < 0)
-        return rc;
-    if ((v = json_object_get(root, "run")) && (rc = check_run(v, path, err)) < 0)
-        return rc;
-    if ((v = json_object_get(root, "repositories")) &&
-        (rc = check_repositories(v, path, base, err)) < 0)
-        return rc;
-    if ((v = json_object_get(root, "audit")) && (rc = check_audit(v, path, err)) < 0)
-        return rc;
+        fail(out, "%s: description must be a string", path);
+    if ((v = json_object_get(root, "trust")))
+        check_trust(v, path, base ? base : ".", out);
+    if ((v = json_object_get(root, "run")))
+        check_run(v, path, out);
+    if ((v = json_object_get(root, "repositories")))
+        check_repositories(v, path, base ? base : ".", out);
+    if ((v = json_object_get(root, "audit")))
+        check_audit(v, path, out);
     static const char *const maps[] = {"publishers", "apps", NULL};
     for (const char *const *m = maps; *m; m++) {
         if ((v = json_object_get(root, *m)) && !json_is_object(v))
-            return cs_error_set(err, EINVAL,
-                                "%s: %s must be an object whose keys name what each entry "
-                                "covers",
-                                path, *m);
+            fail(out, "%s: %s must be an object whose keys name what each entry covers", path, *m);
     }
-    return 0;
 }
 
 /* ---- Reading files and folders ---- */
@@ -613,21 +731,10 @@ static bool unsafe_owner(const struct stat *sb)
     return geteuid() == 0 && (sb->st_uid != 0 || (sb->st_mode & (S_IWGRP | S_IWOTH)));
 }
 
-static int ownership_problem(cs_policy *p, const char *path, const struct stat *sb)
-{
-    char msg[512];
-    snprintf(msg, sizeof(msg),
-             "ignored: %s (owner uid %u, mode %04o); policy must be owned by root and writable "
-             "only by root",
-             sb->st_uid != 0 ? "not owned by root" : "writable by group or others",
-             (unsigned)sb->st_uid, (unsigned)(sb->st_mode & 07777));
-    return add_problem(p, path, msg, true);
-}
-
-/* Record a file or folder that cannot be read as a broken file, so that it
+/* Record a file or folder that cannot be used as a broken file, so that it
  * fails closed. */
-static int add_broken_file(cs_policy *p, const char *path, cs_policy_level level,
-                           const char *message)
+static int add_broken_file(cs_policy *p, const char *path, cs_policy_level level, const char *error,
+                           const char *message, bool ignored)
 {
     cs_policy_file *files = realloc(p->files, (p->nfiles + 1) * sizeof(*files));
     if (!files)
@@ -640,7 +747,25 @@ static int add_broken_file(cs_policy *p, const char *path, cs_policy_level level
     f->level = level;
     p->nfiles++;
     p->present = true;
-    return add_broken(p, f, 'f', NULL, message);
+    int rc = add_broken(f, 'f', NULL, error);
+    return rc < 0 ? rc : add_problem(p, path, message, ignored);
+}
+
+/* A policy file or folder that others could have written is not read, and
+ * fails closed: its grants are not applied, and since its restrictions
+ * cannot be trusted either, every app is denied everything. */
+static int ownership_problem(cs_policy *p, const char *path, cs_policy_level level,
+                             const struct stat *sb)
+{
+    char error[200], msg[700];
+    snprintf(error, sizeof(error), "%s (owner uid %u, mode %04o)",
+             sb->st_uid != 0 ? "not owned by root" : "writable by group or others",
+             (unsigned)sb->st_uid, (unsigned)(sb->st_mode & 07777));
+    snprintf(msg, sizeof(msg),
+             "ignored: %s, so everything is denied to every app until root owns it and only "
+             "root can write it (chown root:root; chmod go-w)",
+             error);
+    return add_broken_file(p, path, level, error, msg, true);
 }
 
 static int load_file(cs_policy *p, const char *path, cs_policy_level level)
@@ -648,17 +773,16 @@ static int load_file(cs_policy *p, const char *path, cs_policy_level level)
     if (p->nfiles > CS_POLICY_MAX_FILES)
         return 0; /* already failed closed */
     if (p->nfiles == CS_POLICY_MAX_FILES) {
-        char msg[160];
-        snprintf(msg, sizeof(msg),
-                 "more than %d policy files; everything is denied to every app until there are "
-                 "fewer",
-                 CS_POLICY_MAX_FILES);
-        return add_broken_file(p, path, level, msg);
+        char error[80], msg[200];
+        snprintf(error, sizeof(error), "more than %d policy files", CS_POLICY_MAX_FILES);
+        snprintf(msg, sizeof(msg), "%s, so everything is denied to every app until there are fewer",
+                 error);
+        return add_broken_file(p, path, level, error, msg, false);
     }
     cs_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     struct stat sb;
     if (fd >= 0 && fstat(fd, &sb) == 0 && unsafe_owner(&sb))
-        return ownership_problem(p, path, &sb);
+        return ownership_problem(p, path, level, &sb);
 
     cs_policy_file *files = realloc(p->files, (p->nfiles + 1) * sizeof(*files));
     if (!files)
@@ -687,14 +811,16 @@ static int load_file(cs_policy *p, const char *path, cs_policy_level level)
         rc = cs_json_parse(data, len, path, &root, &err);
         free(data);
     }
-    if (rc == 0)
-        rc = check_file(root, path, &err);
-    if (rc < 0) {
+    findings errors = {0};
+    if (rc < 0)
+        found(&errors, &err);
+    else
+        check_file(root, path, &errors);
+    if (errors.total) {
         json_decref(root);
-        char msg[sizeof(err.message) + 80];
-        snprintf(msg, sizeof(msg), "%s; everything is denied to every app until it is fixed",
-                 err.message);
-        return add_broken(p, f, 'f', NULL, msg);
+        rc = report(p, f, 'f', NULL, &errors, "every app");
+        findings_free(&errors);
+        return rc;
     }
     f->root = root;
     return check_scopes(p, f, root);
@@ -719,7 +845,7 @@ static int load_level(cs_policy *p, const char *folder, const char *name, cs_pol
     if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
         return 0;
     if (unsafe_owner(&sb))
-        return ownership_problem(p, dir, &sb);
+        return ownership_problem(p, dir, level, &sb);
     struct dirent **names = NULL;
     int n = scandir(dir, &names, only_json, by_name);
     if (n < 0) {
@@ -727,7 +853,7 @@ static int load_level(cs_policy *p, const char *folder, const char *name, cs_pol
         snprintf(msg, sizeof(msg), "cannot list the folder: %s; everything is denied",
                  strerror(errno));
         /* An unreadable level fails closed, like a broken file. */
-        return add_broken_file(p, dir, level, msg);
+        return add_broken_file(p, dir, level, strerror(errno), msg, false);
     }
     int rc = 0;
     for (int i = 0; i < n; i++) {
@@ -748,14 +874,17 @@ int cs_policy_load(cs_policy *policy, const char *location, bool missing_ok, cs_
     if (stat(location, &sb) < 0) {
         if (errno == ENOENT && missing_ok)
             return 0;
-        return cs_error_errno(err, errno, "policy: cannot read %s", location);
+        return cs_error_set(err, errno,
+                            "policy: cannot read %s: %s; name an existing policy folder or file "
+                            "with --policy or CASHSTORY_POLICY",
+                            location, strerror(errno));
     }
     if (!(policy->location = strdup(location)))
         return cs_error_set(err, ENOMEM, "out of memory");
     int rc;
     if (S_ISDIR(sb.st_mode)) {
         if (unsafe_owner(&sb)) {
-            rc = ownership_problem(policy, location, &sb);
+            rc = ownership_problem(policy, location, CS_POLICY_MANAGED, &sb);
         } else if ((rc = load_level(policy, location, "managed", CS_POLICY_MANAGED)) == 0 &&
                    (rc = load_level(policy, location, "recommended", CS_POLICY_RECOMMENDED)) == 0) {
             /* Files directly in the folder are a common mistake, so report them. */

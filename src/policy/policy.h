@@ -51,7 +51,7 @@ typedef enum cs_policy_level {
 typedef struct cs_policy_problem {
     char *file;
     char *message;
-    bool ignored; /* the file was skipped (ownership), not failed closed */
+    bool ignored; /* the file was not read for its owner or mode (it still fails closed) */
 } cs_policy_problem;
 
 /* A scope that failed validation and now denies everything it covers. */
@@ -210,6 +210,15 @@ void cs_policy_log_free(cs_policy_log *log);
 
 /* Take the audit settings of policy (after a load or reload). */
 void cs_policy_log_configure(cs_policy_log *log, const cs_policy *policy);
+
+/* Send the log's lines to fn (one line, no newline) instead of out. */
+typedef void (*cs_policy_log_fn)(void *ctx, const char *line);
+void cs_policy_log_set_sink(cs_policy_log *log, cs_policy_log_fn fn, void *ctx);
+
+/* Write a decision to the audit file only, for a denial that the caller
+ * reports itself. */
+void cs_policy_audit(cs_policy_log *log, const char *app_id, const char *permission,
+                     const cs_policy_decision *decision);
 
 /* Record a decision about permission ("fs", "bus.publish", "run" and so on) for
  * app_id. */

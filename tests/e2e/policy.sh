@@ -224,7 +224,7 @@ expect_output "reload names the broken file" "problem: .*20-broken.json"
 expect_output "the listener is stopped" "com.example.listener \(instance [0-9a-f]*\): stopped"
 expect_output "the talker is stopped" "com.example.talker \(instance [0-9a-f]*\): stopped"
 run 1 "no app starts under a broken policy" cs start com.example.talker
-expect_output "the refusal names the broken file" "20-broken.json has an error"
+expect_output "the refusal names the broken file" "20-broken.json cannot be used"
 
 kill -TERM "$daemon_pid"
 wait "$daemon_pid"

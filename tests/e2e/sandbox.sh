@@ -141,7 +141,7 @@ run 0 "dev mode runs" "$cs" run --dev app --store "$CS_TMP/store-dev" -- exit:0
 expect_output "dev mode warns" 'WARNING: running the unsigned folder'
 printf '{"defaults": {"developer_mode": false}}\n' >nodev.json
 run 1 "dev mode refused by policy" "$cs" run --dev app --store "$CS_TMP/store-dev" --policy nodev.json
-expect_output "dev mode refusal names the policy" "denied developer_mode for com.example.other by policy nodev.json"
+expect_output "dev mode refusal names the policy" "policy nodev.json sets developer_mode to false"
 
 # A package runs without being installed; an untrusted one does not.
 run 0 "run a package file" "$cs" run app.csa --store "$CS_TMP/store-csa" --trusted-key pub.pub -- identity

@@ -770,9 +770,11 @@ static void unknown_keys_name_the_file_and_nearest_key(void **state)
                                                         "{\"limts\": {}}}}"}}};
     cs_policy p;
     load(&c, &p);
-    assert_int_equal(p.nproblems, 1);
+    /* The error, then what it denies. */
+    assert_int_equal(p.nproblems, 2);
     const char *text = problem_text(&p);
     assert_non_null(strstr(text, "10-bank.json"));
+    assert_non_null(strstr(text, "everything is denied to the apps it covers"));
     assert_non_null(strstr(text, "limts"));
     assert_non_null(strstr(text, "limits"));
     cs_policy_free(&p);
@@ -784,7 +786,7 @@ static void broken_json_names_the_line(void **state)
     policy_case c = {.files = {{"managed/a.json", "{\n  \"defaults\": {\n    \"bus\": ,\n  }\n}"}}};
     cs_policy p;
     load(&c, &p);
-    assert_int_equal(p.nproblems, 1);
+    assert_int_equal(p.nproblems, 2);
     assert_non_null(strstr(problem_text(&p), "line 3"));
     cs_policy_free(&p);
 }
@@ -816,18 +818,38 @@ static void unsafe_ownership_is_ignored_as_root(void **state)
     chmod(path, 0666);
     cs_policy p;
     cs_error err = {0};
+    cs_policy_subject subj = {.app_id = "com.example.app"};
+    cs_policy_decision d;
     assert_int_equal(cs_policy_load(&p, location, false, &err), 0);
-    assert_int_equal(p.nfiles, 0);
     assert_int_equal(p.nproblems, 1);
     assert_true(p.problems[0].ignored);
     assert_non_null(strstr(p.problems[0].message, "writable by group or others"));
+    /* The file's grant is not applied, and the machine does not fall back
+     * to "no policy": everything is denied, developer folders included. */
+    cs_policy_bus(&p, &subj, "publish", "q/*", &d);
+    assert_false(d.granted);
+    cs_policy_may_run(&p, &subj, true, &d);
+    assert_false(d.granted);
+    cs_policy_may_run(&p, &subj, false, &d);
+    assert_false(d.granted);
     cs_policy_free(&p);
 
     chmod(path, 0644);
     assert_int_equal(chown(path, 1234, 1234), 0);
     assert_int_equal(cs_policy_load(&p, location, false, &err), 0);
-    assert_int_equal(p.nfiles, 0);
     assert_non_null(strstr(p.problems[0].message, "not owned by root"));
+    cs_policy_may_run(&p, &subj, false, &d);
+    assert_false(d.granted);
+    cs_policy_free(&p);
+
+    /* A folder others can write fails closed too. */
+    chown(path, 0, 0);
+    snprintf(path, sizeof(path), "%s/policies/managed", root);
+    chmod(path, 0777);
+    assert_int_equal(cs_policy_load(&p, location, false, &err), 0);
+    assert_non_null(strstr(p.problems[0].message, "writable by group or others"));
+    cs_policy_may_run(&p, &subj, false, &d);
+    assert_false(d.granted);
     cs_policy_free(&p);
 }
 
@@ -850,6 +872,30 @@ static void too_many_files_fail_closed(void **state)
     cs_policy_bus(&p, &subj, "publish", "q/*", &d);
     assert_false(d.granted);
     assert_non_null(strstr(d.reason, "more than 256 policy files"));
+    cs_policy_free(&p);
+}
+
+static void every_error_is_listed_with_its_value(void **state)
+{
+    (void)state;
+    policy_case c = {
+        .files = {{"managed/a.json",
+                   "{\"defaults\": {\"developer_mode\": 1, \"remote_debugging\": \"yes\", "
+                   "\"limits\": {\"memory_mb\": \"512\", \"processes\": 0}, \"bus\": "
+                   "{\"publish\": [\"ok/*\", \"bad topic\", \"/x\"]}, \"update\": {\"apply\": "
+                   "\"later\"}, \"versions\": {\"range\": \">>1\"}}}"}}};
+    cs_policy p;
+    load(&c, &p);
+    const char *text = problem_text(&p);
+    assert_non_null(strstr(text, "developer_mode must be true or false, not 1"));
+    assert_non_null(strstr(text, "remote_debugging must be true or false, not \"yes\""));
+    assert_non_null(strstr(text, "memory_mb must be an integer from 16 to 1048576, not \"512\""));
+    assert_non_null(strstr(text, "processes must be an integer from 1 to 65536, not 0"));
+    assert_non_null(strstr(text, "publish[1]: \"bad topic\""));
+    assert_non_null(strstr(text, "publish[2]: \"/x\""));
+    assert_non_null(strstr(text, "apply: 'later'"));
+    assert_non_null(strstr(text, "range: '>>1'"));
+    assert_non_null(strstr(text, "defaults: everything is denied to every app"));
     cs_policy_free(&p);
 }
 
@@ -912,7 +958,7 @@ static void plain_http_needs_allow_http(void **state)
                                      "\"http://127.0.0.1/repo\", \"root\": \"r.json\"}}}"}}};
     cs_policy p;
     load(&c, &p);
-    assert_int_equal(p.nproblems, 1);
+    assert_int_equal(p.nproblems, 2);
     assert_non_null(strstr(problem_text(&p), "allow_http"));
     cs_policy_free(&p);
 }
@@ -995,6 +1041,23 @@ static void show_marks_overridden_values(void **state)
     assert_int_equal(overridden, 1);
     json_decref(shown);
     cs_policy_free(&p);
+
+    /* On a tie the lower limit wins, whatever the file order. */
+    policy_case limits = {
+        .files = {{"managed/a.json", "{\"defaults\": {\"limits\": {\"memory_mb\": 900}}}"},
+                  {"managed/b.json", "{\"defaults\": {\"limits\": {\"memory_mb\": 1000}}}"}}};
+    load(&limits, &p);
+    shown = cs_policy_show(&p);
+    json_array_foreach(json_object_get(shown, "settings"), i, s)
+    {
+        const char *file = json_string_value(json_object_get(s, "file"));
+        if (strstr(file, "a.json"))
+            assert_null(json_object_get(s, "overridden_by"));
+        else
+            assert_non_null(json_object_get(s, "overridden_by"));
+    }
+    json_decref(shown);
+    cs_policy_free(&p);
 }
 
 static int cleanup(void **state)
@@ -1018,6 +1081,7 @@ int main(void)
         cmocka_unit_test(files_at_the_top_of_the_folder_are_reported),
         cmocka_unit_test(unsafe_ownership_is_ignored_as_root),
         cmocka_unit_test(too_many_files_fail_closed),
+        cmocka_unit_test(every_error_is_listed_with_its_value),
         cmocka_unit_test(limits_take_the_lower_value_on_a_tie),
         cmocka_unit_test(update_settings_merge),
         cmocka_unit_test(plain_http_needs_allow_http),
