@@ -31,6 +31,21 @@ check_state() {
     pass "$name: state '$version' is complete"
 }
 
+# kill_when_partial: run an update in the background and send it SIGKILL
+# once a partial download has grown for half a second, so that the kill
+# lands in the middle of a file even on a slow machine.
+kill_when_partial() {
+    "$CASHSTORY" update com.example.hello >/dev/null 2>&1 &
+    local pid=$!
+    for _ in $(seq 1 200); do
+        [ -n "$(find "$CASHSTORY_STORE/update/blobs" -name '*.part' -size +0 2>/dev/null)" ] && break
+        sleep 0.05
+    done
+    sleep 0.5
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+}
+
 # kill_after DELAY: run an update in the background and send it SIGKILL
 # after DELAY seconds.
 kill_after() {
@@ -57,9 +72,8 @@ new_bytes=$((4 * 1572864))
 # ---- killed while downloading ----
 
 nginx_clear_log
-# Each run gets about one more second of the download before its kill.
 for attempt in 1 2 3; do
-    kill_after 1
+    kill_when_partial
     check_state "killed during download, attempt $attempt" 1.0.0
 done
 cache=$CASHSTORY_STORE/update/blobs/sha256
@@ -85,7 +99,11 @@ publish 1.2.0 stable
 nginx_clear_log
 "$CASHSTORY" update com.example.hello >"$CS_TMP/update.out" 2>&1 &
 pid=$!
-sleep 1.5
+for _ in $(seq 1 200); do
+    [ -n "$(find "$CASHSTORY_STORE/update/blobs" -name '*.part' -size +0 2>/dev/null)" ] && break
+    sleep 0.05
+done
+sleep 0.5
 nginx_kill
 wait "$pid"
 status=$?
@@ -111,7 +129,7 @@ head -c 1572864 /dev/urandom >app/data/big4.bin
 pack_version app 1.3.0
 publish 1.3.0 stable
 nginx_clear_log
-kill_after 1
+kill_when_partial
 check_state "killed before the server without ranges finished" 1.2.0
 [ -n "$(ls "$cache"/*.part 2>/dev/null)" ] && pass "partial download kept" || fail "partial download kept"
 run 0 "update from a server without ranges" cs update
