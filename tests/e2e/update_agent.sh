@@ -107,7 +107,9 @@ run 0 "rollback to 1.0.0" cs rollback com.example.hello
 publish 1.3.0 stable
 run 0 "update to 1.3.0" cs update
 run 0 "start 1.3.0 for two seconds" cs_cmd start com.example.hello -- sleep:2
-sleep 3
+wait_for_log "com.example.hello \(instance [0-9a-f]+\) exited with status 0" &&
+    pass "1.3.0 ran past its grace period" || fail "1.3.0 ran past its grace period"
+sleep 0.5
 run 0 "start 1.3.0 that fails" cs_cmd start com.example.hello -- exit:5
 sleep 1.5
 [ "$(installed_version)" = 1.3.0 ] && pass "confirmed version kept after a failure" ||
