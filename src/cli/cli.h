@@ -120,6 +120,6 @@ const char *cli_safe(const char *s);
 extern const cli_command cmd_key_generate, cmd_key_id, cmd_pack, cmd_verify, cmd_install, cmd_list,
     cmd_remove, cmd_run, cmd_start, cmd_ps, cmd_stop, cmd_logs;
 extern const cli_command cmd_repo_init, cmd_repo_add, cmd_repo_promote, cmd_repo_timestamp,
-    cmd_repo_rotate_key, cmd_repo_delegate, cmd_repo_verify;
+    cmd_repo_rotate_key, cmd_repo_delegate, cmd_repo_verify, cmd_repo_resign;
 extern const cli_command cmd_update, cmd_rollback;
 extern const cli_command cmd_policy_show, cmd_policy_explain, cmd_policy_check, cmd_policy_reload;

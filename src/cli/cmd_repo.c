@@ -74,6 +74,18 @@ static void print_result(const cli *c, const cs_repo_result *r)
     putchar('\n');
 }
 
+/* Print each line of result->warnings on standard error. */
+static void print_warnings(const cli *c, const cs_repo_result *result)
+{
+    const char *line = result->warnings;
+    while (*line) {
+        const char *end = strchr(line, '\n');
+        int n = end ? (int)(end - line) : (int)strlen(line);
+        fprintf(stderr, "cashstory %s: warning: %.*s\n", c->command, n, line);
+        line += n + (end ? 1 : 0);
+    }
+}
+
 static int run_init(cli *c)
 {
     if (!require(c, c->keys, "--keys DIR"))
@@ -156,6 +168,21 @@ static int run_timestamp(cli *c)
     int rc = cs_repo_timestamp(c->argv[0], c->keys, expires, &result, &err);
     if (rc < 0)
         return cli_fail(c, rc, &err);
+    print_warnings(c, &result);
+    print_result(c, &result);
+    return CS_EXIT_OK;
+}
+
+static int run_resign(cli *c)
+{
+    if (!require(c, c->keys, "--keys DIR"))
+        return CS_EXIT_USAGE;
+    cs_error err = {0};
+    cs_repo_result result;
+    int rc = cs_repo_resign(c->argv[0], c->keys, c->argv[1], &result, &err);
+    if (rc < 0)
+        return cli_fail(c, rc, &err);
+    print_warnings(c, &result);
     print_result(c, &result);
     return CS_EXIT_OK;
 }
@@ -315,12 +342,32 @@ const cli_command cmd_repo_timestamp = {
     .description =
         "Writes a new timestamp.json for the current snapshot. Clients reject a timestamp\n"
         "that expired more than 5 minutes ago, so run this more often than its lifetime,\n"
-        "for example every hour for the default lifetime of one day. Needs timestamp.key only.",
+        "for example every hour for the default lifetime of one day. Needs timestamp.key only.\n"
+        "When KEYDIR also has snapshot.key, a snapshot that expires within 3.5 days is\n"
+        "re-signed too. Warns about root, targets and delegated files that expire within\n"
+        "30 days.",
     .options = timestamp_options,
     .min_args = 1,
     .max_args = 1,
     .common = CLI_JSON,
     .run = run_timestamp,
+};
+
+const cli_command cmd_repo_resign = {
+    .name = "repo resign",
+    .usage = "DIR ROLE --keys KEYDIR",
+    .summary = "Re-sign one role's metadata with a fresh expiry.",
+    .description =
+        "Publishes the next version of ROLE's file with the same content and a new expiry:\n"
+        "root (the next N.root.json, signed by root.key), targets, snapshot, timestamp, or\n"
+        "a delegated role's name. The snapshot and timestamp that list it are re-signed\n"
+        "too. Run it for targets and root before they expire when nothing is published;\n"
+        "'repo timestamp' warns 30 days ahead.",
+    .options = keys_option,
+    .min_args = 2,
+    .max_args = 2,
+    .common = CLI_JSON,
+    .run = run_resign,
 };
 
 const cli_command cmd_repo_rotate_key = {

@@ -24,6 +24,7 @@ static const cli_command *const commands[] = {
     &cmd_repo_add,
     &cmd_repo_promote,
     &cmd_repo_timestamp,
+    &cmd_repo_resign,
     &cmd_repo_rotate_key,
     &cmd_repo_delegate,
     &cmd_repo_verify,

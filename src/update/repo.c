@@ -438,32 +438,6 @@ int cs_repo_commit(repo *r, cs_error *err)
     return 0;
 }
 
-int cs_repo_timestamp(const char *dir, const char *keys_dir, time_t expires, cs_repo_result *out,
-                      cs_error *err)
-{
-    memset(out, 0, sizeof(*out));
-    cs_cleanup(cs_repo_close) repo r;
-    int rc = cs_repo_open(&r, dir, keys_dir, true, err);
-    if (rc < 0)
-        return rc;
-    cs_meta *timestamp = NULL;
-    rc = cs_repo_sign_timestamp(&r, r.snapshot, expires, &timestamp, err);
-    if (rc == 0 && expires && expires < r.now)
-        r.now = expires; /* an expired timestamp is written on purpose, for tests */
-    if (rc == 0)
-        rc = cs_repo_check(&r, timestamp, NULL, NULL, 0, err);
-    if (rc == 0)
-        rc = cs_repo_commit(&r, err);
-    if (rc == 0) {
-        out->timestamp_version = cs_meta_version(timestamp);
-        out->timestamp_expires = cs_meta_expires(timestamp);
-        out->snapshot_version = cs_meta_version(r.snapshot);
-        out->root_version = cs_meta_version(r.root);
-    }
-    cs_meta_free(timestamp);
-    return rc;
-}
-
 /* Generate base.key and base.pub in keys_dir and return the new private key. */
 int cs_repo_generate_key(const char *keys_dir, const char *base, EVP_PKEY **out,
                          char id[CS_KEY_ID_HEX_LEN + 1], cs_error *err)

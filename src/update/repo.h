@@ -30,6 +30,10 @@
 #define CS_REPO_SNAPSHOT_LIFETIME (7 * 86400)
 #define CS_REPO_TIMESTAMP_LIFETIME 86400
 
+/* repo timestamp warns about root, targets and delegated files that expire
+ * within this many seconds. */
+#define CS_REPO_WARN_BEFORE (30 * 86400)
+
 /* What a command published, for its output. */
 typedef struct cs_repo_result {
     uint64_t root_version;
@@ -44,6 +48,7 @@ typedef struct cs_repo_result {
     uint64_t bytes_added;
     uint64_t blobs_present;             /* add: blobs that were already stored */
     char key_id[CS_KEY_ID_HEX_LEN + 1]; /* rotate-key, delegate: the new key */
+    char warnings[2048];                /* timestamp: lines about metadata that expires soon */
 } cs_repo_result;
 
 /* Create the repository folder dir (which may exist but must not contain
@@ -66,7 +71,12 @@ int cs_repo_promote(const char *dir, const char *keys_dir, const char *app_id, c
                     const char *channel, cs_repo_result *out, cs_error *err);
 
 /* Write a new timestamp for the current snapshot, expiring at expires (0 for
- * CS_REPO_TIMESTAMP_LIFETIME from now). Needs only timestamp.key. */
+ * CS_REPO_TIMESTAMP_LIFETIME from now). Needs only timestamp.key. When
+ * keys_dir also has snapshot.key and the snapshot expires within half of
+ * CS_REPO_SNAPSHOT_LIFETIME, the snapshot is re-signed too. Fills
+ * out->warnings for metadata that expires within CS_REPO_WARN_BEFORE, or a
+ * snapshot that expires before the new timestamp. The members
+ * snapshot_version and targets_version are 0 unless re-signed. */
 int cs_repo_timestamp(const char *dir, const char *keys_dir, time_t expires, cs_repo_result *out,
                       cs_error *err);
 
@@ -84,6 +94,12 @@ int cs_repo_rotate_key(const char *dir, const char *keys_dir, const char *role, 
 int cs_repo_delegate(const char *dir, const char *keys_dir, const char *name,
                      const char *const *patterns, size_t npatterns, cs_repo_result *out,
                      cs_error *err);
+
+/* Publish the next version of role's file with a fresh expiry and the same
+ * content: "root" (signed by root.key), "targets", "snapshot", "timestamp"
+ * or a delegated role's name. Files that list it are re-signed too. */
+int cs_repo_resign(const char *dir, const char *keys_dir, const char *role, cs_repo_result *out,
+                   cs_error *err);
 
 /* Counts from cs_repo_verify. */
 typedef struct cs_repo_summary {

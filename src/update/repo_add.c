@@ -16,17 +16,7 @@
 
 #define STAGING ".staging"
 
-/* The targets file that lists app ids of role (NULL for the top-level
- * targets): a copy of its "signed" object, its name and the key that signs
- * it. A delegated role without a file yet starts from an empty one. */
-typedef struct role_file {
-    char name[CS_META_NAME_MAX + 32];
-    char role[CS_META_NAME_MAX + 1];
-    json_t *signed_part;
-    EVP_PKEY *key; /* owned by the repo */
-} role_file;
-
-static void role_file_free(role_file *f)
+void cs_repo_role_file_free(role_file *f)
 {
     json_decref(f->signed_part);
 }
@@ -45,7 +35,7 @@ static const json_t *delegated_role(const cs_meta *targets, const char *name)
     return NULL;
 }
 
-static int load_role_file(repo *r, const char *role, role_file *f, cs_error *err)
+int cs_repo_load_role_file(repo *r, const char *role, role_file *f, cs_error *err)
 {
     memset(f, 0, sizeof(*f));
     if (!role) {
@@ -84,10 +74,8 @@ static int load_role_file(repo *r, const char *role, role_file *f, cs_error *err
     return 0;
 }
 
-/* Sign the changed role file and publish it with a new snapshot and
- * timestamp. extra lists further changed files that are already signed. */
-static int publish_role_file(repo *r, role_file *f, const cs_meta *extra, cs_repo_result *out,
-                             cs_error *err)
+int cs_repo_publish_role_file(repo *r, role_file *f, const cs_meta *extra, cs_repo_result *out,
+                              cs_error *err)
 {
     int rc = cs_repo_bump(f->signed_part, r->now, CS_REPO_TARGETS_LIFETIME, 0, err);
     if (rc < 0)
@@ -277,7 +265,7 @@ int cs_repo_add(const char *dir, const char *keys_dir, const char *package_path,
         goto out;
     }
     const char *app_id = res.index.app_id, *version = res.index.version;
-    if ((rc = load_role_file(&r, cs_meta_delegation_for(r.targets, app_id), &f, err)) < 0)
+    if ((rc = cs_repo_load_role_file(&r, cs_meta_delegation_for(r.targets, app_id), &f, err)) < 0)
         goto out;
     /* Load the other keys before any blob is stored. */
     EVP_PKEY *unused;
@@ -290,14 +278,14 @@ int cs_repo_add(const char *dir, const char *keys_dir, const char *package_path,
     }
     if ((rc = list_version(&f, app_id, version, entry, channel, err)) < 0 ||
         (rc = store_blobs(&r, stage_fd, &res.index, entry, out, err)) < 0 ||
-        (rc = publish_role_file(&r, &f, NULL, out, err)) < 0)
+        (rc = cs_repo_publish_role_file(&r, &f, NULL, out, err)) < 0)
         goto out;
     snprintf(out->app_id, sizeof(out->app_id), "%s", app_id);
     snprintf(out->version, sizeof(out->version), "%s", version);
 
 out:
     json_decref(entry);
-    role_file_free(&f);
+    cs_repo_role_file_free(&f);
     cs_verify_result_free(&res);
     if (stage_fd >= 0)
         close(stage_fd);
@@ -313,8 +301,8 @@ int cs_repo_promote(const char *dir, const char *keys_dir, const char *app_id, c
     int rc = cs_repo_open(&r, dir, keys_dir, true, err);
     if (rc < 0)
         return rc;
-    cs_cleanup(role_file_free) role_file f = {0};
-    if ((rc = load_role_file(&r, cs_meta_delegation_for(r.targets, app_id), &f, err)) < 0)
+    cs_cleanup(cs_repo_role_file_free) role_file f = {0};
+    if ((rc = cs_repo_load_role_file(&r, cs_meta_delegation_for(r.targets, app_id), &f, err)) < 0)
         return rc;
     json_t *app = json_object_get(json_object_get(f.signed_part, "targets"), app_id);
     json_t *entry = json_object_get(json_object_get(app, "versions"), version);
@@ -324,7 +312,7 @@ int cs_repo_promote(const char *dir, const char *keys_dir, const char *app_id, c
                             "repo add'",
                             f.name, app_id, version);
     if ((rc = list_version(&f, app_id, version, entry, channel, err)) < 0 ||
-        (rc = publish_role_file(&r, &f, NULL, out, err)) < 0)
+        (rc = cs_repo_publish_role_file(&r, &f, NULL, out, err)) < 0)
         return rc;
     snprintf(out->app_id, sizeof(out->app_id), "%s", app_id);
     snprintf(out->version, sizeof(out->version), "%s", version);
@@ -370,8 +358,8 @@ int cs_repo_delegate(const char *dir, const char *keys_dir, const char *name,
     int rc = cs_repo_open(&r, dir, keys_dir, true, err);
     if (rc < 0)
         return rc;
-    cs_cleanup(role_file_free) role_file top = {0};
-    if ((rc = load_role_file(&r, NULL, &top, err)) < 0)
+    cs_cleanup(cs_repo_role_file_free) role_file top = {0};
+    if ((rc = cs_repo_load_role_file(&r, NULL, &top, err)) < 0)
         return rc;
 
     /* The publisher's key: an existing delegation-NAME.key, else a new one. */
@@ -440,14 +428,14 @@ int cs_repo_delegate(const char *dir, const char *keys_dir, const char *name,
 
     /* The role's own file: a first empty one, or the current one re-signed
      * when its key changed, so the new targets and it agree. */
-    cs_cleanup(role_file_free) role_file delegated = {0};
+    cs_cleanup(cs_repo_role_file_free) role_file delegated = {0};
     cs_meta *delegated_meta = NULL;
     char file[CS_META_NAME_MAX + 32];
     snprintf(file, sizeof(file), "delegations/%s.json", name);
     cs_meta_file listed;
     bool has_file = cs_meta_find_file(r.snapshot, file, &listed, NULL) == 0;
     if (!has_file || key_changed) {
-        if ((rc = load_role_file(&r, name, &delegated, err)) < 0)
+        if ((rc = cs_repo_load_role_file(&r, name, &delegated, err)) < 0)
             return rc;
         if ((rc = cs_repo_bump(delegated.signed_part, r.now, CS_REPO_TARGETS_LIFETIME, 0, err)) <
                 0 ||
@@ -455,7 +443,7 @@ int cs_repo_delegate(const char *dir, const char *keys_dir, const char *name,
                                true, &delegated_meta, err)) < 0)
             return rc;
     }
-    rc = publish_role_file(&r, &top, delegated_meta, out, err);
+    rc = cs_repo_publish_role_file(&r, &top, delegated_meta, out, err);
     cs_meta_free(delegated_meta);
     if (rc == 0)
         snprintf(out->role, sizeof(out->role), "%s", name);

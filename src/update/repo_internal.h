@@ -83,6 +83,24 @@ int cs_repo_check(repo *r, const cs_meta *timestamp, const cs_meta *snapshot,
 int cs_repo_load_delegated(const char *dir, const cs_meta *snapshot, const char *role,
                            cs_meta **out, cs_error *err);
 
+/* The targets file that lists app ids of role (NULL for the top-level
+ * targets): a copy of its "signed" object, its name and the key that signs
+ * it. A delegated role without a file yet starts from an empty one. */
+typedef struct role_file {
+    char name[CS_META_NAME_MAX + 32];
+    char role[CS_META_NAME_MAX + 1];
+    json_t *signed_part;
+    EVP_PKEY *key; /* owned by the repo */
+} role_file;
+
+void cs_repo_role_file_free(role_file *f);
+int cs_repo_load_role_file(repo *r, const char *role, role_file *f, cs_error *err);
+
+/* Sign the changed role file and publish it with a new snapshot and
+ * timestamp. extra lists further changed files that are already signed. */
+int cs_repo_publish_role_file(repo *r, role_file *f, const cs_meta *extra, cs_repo_result *out,
+                              cs_error *err);
+
 /* Write every staged file in order. */
 int cs_repo_commit(repo *r, cs_error *err);
 

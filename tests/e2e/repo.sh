@@ -60,30 +60,9 @@ expect_output "verify summary" 'root 1, timestamp 1 .*snapshot 1, targets 1'
 
 # The canonical signed bytes, rebuilt independently: compact JSON with
 # sorted keys after the domain prefix, checked with openssl.
-cat >canonical.py <<'EOF'
-import binascii, json, subprocess, sys
-doc = json.load(open(sys.argv[1]))
-root = json.load(open(sys.argv[2]))["signed"]
-role = doc["signed"]["type"]
-message = b"CashStory repository metadata v1\0" + json.dumps(
-    doc["signed"], sort_keys=True, separators=(",", ":")).encode()
-open("message.bin", "wb").write(message)
-ok = 0
-for sig in doc["signatures"]:
-    if sig["keyid"] not in root["roles"][role]["keyids"]:
-        continue
-    raw = binascii.unhexlify(root["keys"][sig["keyid"]]["public"])
-    der = binascii.unhexlify("302a300506032b6570032100") + raw
-    open("key.der", "wb").write(der)
-    open("sig.bin", "wb").write(binascii.unhexlify(sig["sig"]))
-    r = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-inkey",
-                        "key.der", "-rawin", "-in", "message.bin", "-sigfile", "sig.bin"],
-                       capture_output=True)
-    ok += r.returncode == 0
-sys.exit(0 if ok >= root["roles"][role]["threshold"] else 1)
-EOF
+by_hand() { python3 "$CS_SOURCE_DIR/tests/e2e/metadata_sign.py" "$@"; }
 for f in timestamp snapshot targets root; do
-    run 0 "openssl verifies $f.json over the canonical bytes" python3 canonical.py repo/$f.json repo/root.json
+    run 0 "openssl verifies $f.json over the canonical bytes" by_hand verify repo/$f.json repo/root.json
 done
 
 # Adding packages.
@@ -171,6 +150,34 @@ run 0 "timestamp refreshes" cs repo timestamp repo --keys keys
 run 0 "verify after refresh" cs repo verify repo
 expect_output "verify counts blobs" "1 apps, 2 versions, $(ls repo/blobs/sha256 | wc -l) blobs"
 
+# Keeping metadata fresh when nothing is published.
+run 0 "resign targets" cs repo resign repo targets --keys keys
+expect_output "resign targets publishes" 'published: root 1, targets [0-9]+, snapshot [0-9]+, timestamp'
+run 0 "resign snapshot" cs repo resign repo snapshot --keys keys
+run 1 "resign an unknown role" cs repo resign repo nobody --keys keys
+expect_output "unknown role named" "'nobody' is neither root, targets, snapshot, timestamp nor a delegated role"
+mkdir -m 700 timer online-ts
+cp keys/timestamp.key keys/snapshot.key timer/
+cp keys/timestamp.key online-ts/
+# A snapshot that expires in 12 hours and targets that expire in 10 days,
+# signed by hand with the repository's keys.
+soon() { date -u -d "$1" +%Y-%m-%dT%H:%M:%SZ; }
+by_hand republish repo keys targets.json targets \
+    "s['expires'] = '$(soon '+10 days')'; snap['expires'] = '$(soon '+12 hours')'"
+run 0 "verify the hand-signed files" cs repo verify repo
+snapshot_version=$(json_get repo/snapshot.json 's["version"]')
+run 0 "timestamp renews a snapshot close to expiry" cs repo timestamp repo --keys timer
+[ "$(json_get repo/snapshot.json 's["version"]')" = $((snapshot_version + 1)) ] &&
+    pass "snapshot re-signed by the timer" || fail "snapshot re-signed by the timer"
+expect_output "timer warns about targets" "warning: repo/targets.json expires at .*; re-sign it with 'cashstory repo resign repo targets'"
+by_hand republish repo keys targets.json targets "snap['expires'] = '$(soon '+12 hours')'"
+run 0 "timestamp without snapshot.key" cs repo timestamp repo --keys online-ts
+expect_output "timer warns about the snapshot" "warning: repo/snapshot.json expires at .* 'cashstory repo resign repo snapshot'"
+run 0 "resign targets clears the warning" cs repo resign repo targets --keys keys
+run 0 "timestamp after the resign" cs repo timestamp repo --keys timer
+expect_absent "no warning left" 'warning'
+run 0 "verify after the resigns" cs repo verify repo
+
 # Key rotation: every rotation publishes the next root, and a client that
 # trusts only version 1 follows the chain.
 for role in timestamp snapshot targets root; do
@@ -184,9 +191,9 @@ for v in 1 2 3 4 5; do
     [ -f repo/$v.root.json ] && pass "$v.root.json kept" || fail "$v.root.json kept"
 done
 cmp -s repo/5.root.json repo/root.json && pass "root.json is the newest" || fail "root.json is the newest"
-run 0 "openssl verifies root 5 with the keys of root 4" python3 canonical.py repo/5.root.json repo/4.root.json
-run 0 "openssl verifies root 5 with its own keys" python3 canonical.py repo/5.root.json repo/5.root.json
-run 1 "root 4 not signed by the root keys of 5" python3 canonical.py repo/4.root.json repo/5.root.json
+run 0 "openssl verifies root 5 with the keys of root 4" by_hand verify repo/5.root.json repo/4.root.json
+run 0 "openssl verifies root 5 with its own keys" by_hand verify repo/5.root.json repo/5.root.json
+run 1 "root 4 not signed by the root keys of 5" by_hand verify repo/4.root.json repo/5.root.json
 run 0 "verify follows the root chain" cs repo verify repo
 expect_output "verify reaches root 5" 'root 5'
 cp repo/1.root.json trusted-root.json
@@ -217,6 +224,16 @@ run 1 "patterns that exclude a listed app" cs repo delegate repo acme --pattern 
 expect_output "excluded app named" "role 'acme' lists app 'com.acme.chart', which the new delegations no longer give it"
 run 0 "verify with a delegation" cs repo verify repo
 expect_output "verify counts the delegation" '1 delegations, 2 apps, 3 versions'
+
+# Re-signing the root and a delegated role.
+run 0 "resign root" cs repo resign repo root --keys keys
+expect_output "resign root publishes root 6" 'published: root 6'
+cmp -s repo/6.root.json repo/root.json && pass "root.json is root 6" || fail "root.json is root 6"
+run 0 "openssl verifies root 6 with the keys of root 5" by_hand verify repo/6.root.json repo/5.root.json
+run 0 "resign a delegated role" cs repo resign repo acme --keys acme
+expect_output "resign acme publishes" 'published: root 6, acme [0-9]+'
+run 0 "verify after the root resign" cs repo verify repo
+expect_output "verify reaches root 6" 'root 6'
 
 # Verify finds damage.
 chmod u+w "repo/blobs/sha256/$main_sha"

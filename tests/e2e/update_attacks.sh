@@ -15,83 +15,9 @@ source "$CS_SOURCE_DIR/tests/update/fixture.sh"
 NGINX_HTTP_PORT=$(nginx_free_port)
 fixture_start "location /down/ { rewrite ^/down/(.*)\$ http://127.0.0.1:$NGINX_HTTP_PORT/repo/\$1 redirect; }"
 
-# attacker.py: edits and re-signs metadata with stolen keys, as an attacker
-# would, independently of the cashstory code.
-#   attacker.py sign FILE KEY...                re-sign FILE with the keys
-#   attacker.py edit FILE CODE KEY...           run CODE on s (the signed
-#                                               object), then re-sign
-#   attacker.py republish REPO KEYS FILE KEYNAME CODE
-#                                               edit FILE (a targets file) with
-#                                               CODE, raise its version, sign it
-#                                               with KEYS/KEYNAME.key and publish
-#                                               it with a new snapshot and
-#                                               timestamp signed by the stolen
-#                                               online keys
-cat >attacker.py <<'EOF'
-import hashlib, json, os, subprocess, sys, tempfile
-
-def keyid(key):
-    der = subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-outform", "DER"],
-                         check=True, capture_output=True).stdout
-    return hashlib.sha256(der).hexdigest()
-
-def sign(signed, keys):
-    message = b"CashStory repository metadata v1\0" + json.dumps(
-        signed, sort_keys=True, separators=(",", ":")).encode()
-    sigs = []
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "message")
-        open(path, "wb").write(message)
-        for key in keys:
-            sig = subprocess.run(["openssl", "pkeyutl", "-sign", "-inkey", key, "-rawin", "-in",
-                                  path], check=True, capture_output=True).stdout
-            sigs.append({"keyid": keyid(key), "sig": sig.hex()})
-    return json.dumps({"signatures": sigs, "signed": signed}, indent=2, sort_keys=True) + "\n"
-
-def write(path, text):
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    if os.path.exists(path):
-        os.chmod(path, 0o644)
-    open(path, "w").write(text)
-
-def entry(path, version):
-    data = open(path, "rb").read()
-    return {"version": version, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
-
-def versioned(name, version):
-    head, tail = os.path.split(name)
-    return os.path.join(head, "%d.%s" % (version, tail))
-
-cmd = sys.argv[1]
-if cmd in ("sign", "edit"):
-    path = sys.argv[2]
-    s = json.load(open(path))["signed"]
-    keys = sys.argv[3:]
-    if cmd == "edit":
-        exec(sys.argv[3])
-        keys = sys.argv[4:]
-    write(path, sign(s, keys))
-elif cmd == "republish":
-    repo, keys, name, keyname, code = sys.argv[2:7]
-    s = json.load(open(os.path.join(repo, name)))["signed"]
-    exec(code)
-    s["version"] += 1
-    text = sign(s, [os.path.join(keys, keyname + ".key")])
-    write(os.path.join(repo, name), text)
-    write(os.path.join(repo, versioned(name, s["version"])), text)
-    snap = json.load(open(os.path.join(repo, "snapshot.json")))["signed"]
-    snap["meta"][name] = entry(os.path.join(repo, name), s["version"])
-    snap["version"] += 1
-    text = sign(snap, [os.path.join(keys, "snapshot.key")])
-    write(os.path.join(repo, "snapshot.json"), text)
-    write(os.path.join(repo, "%d.snapshot.json" % snap["version"]), text)
-    ts = json.load(open(os.path.join(repo, "timestamp.json")))["signed"]
-    ts["snapshot"] = entry(os.path.join(repo, "snapshot.json"), snap["version"])
-    ts["version"] += 1
-    write(os.path.join(repo, "timestamp.json"),
-          sign(ts, [os.path.join(keys, "timestamp.key")]))
-EOF
-attacker() { python3 "$CS_TMP/attacker.py" "$@"; }
+# An attacker who stole keys edits and re-signs metadata with openssl,
+# independently of the cashstory code (see tests/e2e/metadata_sign.py).
+attacker() { python3 "$CS_SOURCE_DIR/tests/e2e/metadata_sign.py" "$@"; }
 
 # Versions 1.0.0, 1.1.0 (main.js changed) and 1.2.0 of com.example.hello.
 make_app app 3 2048
