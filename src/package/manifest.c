@@ -386,7 +386,7 @@ int cs_manifest_parse(const void *data, size_t len, cs_manifest *out, cs_error *
         bool ok = n > 0 && n <= 64;
         for (size_t i = 0; ok && i < n; i++)
             ok = valid_range_char(out->runtime[i]);
-        if (!ok) {
+        if (!ok || !cs_semver_range_valid(out->runtime)) {
             rc = cs_error_set(err, EINVAL,
                               "%s: field 'runtime': '%s' is not a version range (for example "
                               "'>=1.0.0 <2.0.0' or '^1.2')",

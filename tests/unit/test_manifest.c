@@ -80,6 +80,8 @@ static const manifest_case cases[] = {
      "outside 100-16384"},
     {"{" BASE ", \"windows\": [{\"id\": \"w\"}]}", "missing required field 'url'"},
     {"{" BASE ", \"runtime\": \"$(rm -rf)\"}", "not a version range"},
+    {"{" BASE ", \"runtime\": \">>1.0.0\"}", "not a version range"},
+    {"{" BASE ", \"runtime\": \"1.0.0 ||\"}", "not a version range"},
     {"{\"id\": \"com.example.app\", \"name\": \"A\\u0000B\", \"version\": \"1.0.0\","
      " \"main\": \"main.js\"}",
      "invalid JSON"},
