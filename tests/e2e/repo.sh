@@ -225,6 +225,29 @@ expect_output "excluded app named" "role 'acme' lists app 'com.acme.chart', whic
 run 0 "verify with a delegation" cs repo verify repo
 expect_output "verify counts the delegation" '1 delegations, 2 apps, 3 versions'
 
+# A package signed with an X.509 code-signing certificate has no signer key
+# blob; repo verify checks its CMS signature.
+mkdir pki
+(
+    cd pki || exit 1
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj "/CN=Repository Test CA" -keyout ca.key -out ca.pem \
+        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -subj "/CN=Repository Test Signer" -keyout signer.key -out signer.csr 2>/dev/null
+    printf '%s\n' 'basicConstraints=CA:FALSE' 'keyUsage=critical,digitalSignature' \
+        'extendedKeyUsage=codeSigning' 'subjectKeyIdentifier=hash' 'authorityKeyIdentifier=keyid' >signer.ext
+    openssl x509 -req -in signer.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+        -extfile signer.ext -out signer.pem 2>/dev/null
+)
+printf '{ "ca_certificates": [ "pki/ca.pem" ] }\n' >trust-x509.json
+make_app signed-x509 com.example.certified 1.0.0
+run 0 "pack with a certificate" cs pack signed-x509 --key pki/signer.key --cert pki/signer.pem --out certified.csa
+run 0 "add an X.509 package" cs repo add repo certified.csa --channel stable --keys keys --trust trust-x509.json
+[ "$(json_get repo/targets.json '"signer_key" in s["targets"]["com.example.certified"]["versions"]["1.0.0"]')" = False ] &&
+    pass "X.509 package lists no signer key" || fail "X.509 package lists no signer key"
+run 0 "verify checks the CMS signature" cs repo verify repo
+
 # Re-signing the root and a delegated role.
 run 0 "resign root" cs repo resign repo root --keys keys
 expect_output "resign root publishes root 6" 'published: root 6'
