@@ -304,7 +304,7 @@ int cs_repo_publish(repo *r, const cs_meta *const *changed, size_t nchanged, cs_
     rc = cs_repo_sign_timestamp(r, snapshot, 0, &timestamp, err);
     if (rc == 0)
         rc = cs_repo_check(r, timestamp, snapshot, changed, nchanged, err);
-    if (rc == 0)
+    if (rc == 0 && !r->hold_writes)
         rc = cs_repo_commit(r, err);
     if (rc == 0 && out) {
         out->snapshot_version = cs_meta_version(snapshot);

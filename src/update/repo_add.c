@@ -267,18 +267,17 @@ int cs_repo_add(const char *dir, const char *keys_dir, const char *package_path,
     const char *app_id = res.index.app_id, *version = res.index.version;
     if ((rc = cs_repo_load_role_file(&r, cs_meta_delegation_for(r.targets, app_id), &f, err)) < 0)
         goto out;
-    /* Load the other keys before any blob is stored. */
-    EVP_PKEY *unused;
-    if ((rc = cs_repo_role_key(&r, CS_META_SNAPSHOT, &unused, err)) < 0 ||
-        (rc = cs_repo_role_key(&r, CS_META_TIMESTAMP, &unused, err)) < 0)
-        goto out;
     if (!(entry = target_entry(stage_fd, &res, err))) {
         rc = -err->code;
         goto out;
     }
+    /* Sign and check the new metadata first, then store the blobs, then
+     * write the metadata that names them. */
+    r.hold_writes = true;
     if ((rc = list_version(&f, app_id, version, entry, channel, err)) < 0 ||
+        (rc = cs_repo_publish_role_file(&r, &f, NULL, out, err)) < 0 ||
         (rc = store_blobs(&r, stage_fd, &res.index, entry, out, err)) < 0 ||
-        (rc = cs_repo_publish_role_file(&r, &f, NULL, out, err)) < 0)
+        (rc = cs_repo_commit(&r, err)) < 0)
         goto out;
     snprintf(out->app_id, sizeof(out->app_id), "%s", app_id);
     snprintf(out->version, sizeof(out->version), "%s", version);

@@ -30,6 +30,7 @@ typedef struct repo {
     staged_file *staged;
     size_t nstaged;
     size_t ncommitted; /* staged files written so far */
+    bool hold_writes;  /* cs_repo_publish checks but leaves cs_repo_commit to the caller */
     repo_key *keys;
     size_t nkeys;
 } repo;

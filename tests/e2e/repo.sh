@@ -126,10 +126,24 @@ run 0 "promote back to 1.0.0" cs repo promote repo com.example.hello 1.0.0 --cha
 # but cannot change targets.
 mkdir -m 700 online
 cp keys/timestamp.key keys/snapshot.key online/
+make_app hello-1.2 com.example.hello 1.2.0
+echo '// 1.2.0' >>hello-1.2/main.js
+cs pack hello-1.2 --key publisher.key --out hello-1.2.0.csa >/dev/null
 before=$(hashes)
-run 1 "add without targets.key" cs repo add repo hello-1.1.0.csa --channel stable --keys online --trusted-key publisher.pub
+blobs_before=$(ls repo/blobs/sha256 | wc -l)
+run 1 "add without targets.key" cs repo add repo hello-1.2.0.csa --channel stable --keys online --trusted-key publisher.pub
 expect_output "missing key named" 'online/targets.key not found'
 [ "$before" = "$(hashes)" ] && pass "failed add changes no metadata" || fail "failed add changes no metadata"
+[ "$blobs_before" = "$(ls repo/blobs/sha256 | wc -l)" ] && pass "failed add stores no blob" ||
+    fail "failed add stores no blob"
+cp keys/targets.key online/
+rm online/snapshot.key
+run 1 "add without snapshot.key" cs repo add repo hello-1.2.0.csa --channel stable --keys online --trusted-key publisher.pub
+expect_output "missing snapshot key named" 'online/snapshot.key not found'
+[ "$blobs_before" = "$(ls repo/blobs/sha256 | wc -l)" ] && pass "add without snapshot.key stores no blob" ||
+    fail "add without snapshot.key stores no blob"
+rm online/targets.key
+cp keys/snapshot.key online/
 snapshot_before=$(sha256sum repo/snapshot.json)
 version_before=$(json_get repo/timestamp.json 's["version"]')
 run 0 "timestamp with online keys" cs repo timestamp repo --keys online
