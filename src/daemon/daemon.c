@@ -41,6 +41,7 @@ typedef struct output {
     char partial[LINE_MAX_BYTES];
     size_t used;
     bool open;
+    bool closing; /* uv_close called, its callback not run yet */
 } output;
 
 typedef struct app_instance {
@@ -251,7 +252,8 @@ static void on_output_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void on_output_closed(uv_handle_t *h)
 {
-    (void)h;
+    output *o = h->data;
+    o->closing = false;
 }
 
 static void output_close(output *o)
@@ -259,6 +261,7 @@ static void output_close(output *o)
     if (!o->open)
         return;
     o->open = false;
+    o->closing = true;
     if (o->used) {
         o->partial[o->used] = '\0';
         app_log_line(o->app, o->stream, o->partial);
@@ -462,6 +465,12 @@ static void on_restart_timer(uv_timer_t *t)
     app_instance *a = t->data;
     if (d.shutting_down || a->running)
         return;
+    /* The old instance's output pipes close when their last bytes are
+     * read, which can come after its exit; the new instance reuses them. */
+    if (a->out.open || a->err.open || a->out.closing || a->err.closing) {
+        uv_timer_start(&a->restart_timer, on_restart_timer, 20, 0);
+        return;
+    }
     cs_error err = {0};
     if (launch_instance(a, &err) < 0)
         daemon_log("cannot restart %s: %s", a->app_id, err.message);
@@ -487,17 +496,11 @@ static void instance_exited(app_instance *a, int wait_status)
         cs_launch_free(&a->launch);
         a->launched = false;
     }
-    if (a->policy_restart && !d.shutting_down) {
-        a->policy_restart = false;
-        a->stopping = false;
-        cs_error err = {0};
-        daemon_log("starting %s again under the new policy", a->app_id);
-        if (launch_instance(a, &err) == 0)
-            return;
-        daemon_log("cannot start %s again: %s", a->app_id, err.message);
-    }
-    bool restarting = a->restart_on_failure && !a->stopping && !d.shutting_down && a->status != 0 &&
-                      a->restarts < MAX_RESTARTS;
+    bool policy_restart = a->policy_restart && !d.shutting_down;
+    a->policy_restart = false;
+    bool restarting =
+        policy_restart || (a->restart_on_failure && !a->stopping && !d.shutting_down &&
+                           a->status != 0 && a->restarts < MAX_RESTARTS);
     /* Clients that follow the logs end with the app, unless it restarts. */
     for (client *c = d.clients; !restarting && c; c = c->next) {
         if (c->following != a)
@@ -505,7 +508,11 @@ static void instance_exited(app_instance *a, int wait_status)
         c->following = NULL;
         client_send(c, json_pack("{s:b, s:b, s:i}", "ok", 1, "end", 1, "status", a->status));
     }
-    if (restarting) {
+    if (policy_restart) {
+        a->stopping = false;
+        daemon_log("starting %s again under the new policy", a->app_id);
+        uv_timer_start(&a->restart_timer, on_restart_timer, 0, 0);
+    } else if (restarting) {
         uint64_t delay = 1000ULL << a->restarts;
         a->restarts++;
         daemon_log("restarting %s in %llu ms (attempt %d of %d)", a->app_id,

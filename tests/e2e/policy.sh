@@ -229,4 +229,8 @@ expect_output "the refusal names the broken file" "20-broken.json cannot be used
 kill -TERM "$daemon_pid"
 wait "$daemon_pid"
 [ $? -eq 0 ] && pass "daemon stopped cleanly" || fail "daemon stopped cleanly"
+if [ "$tests_failed" -ne 0 ]; then
+    echo "# the end of the daemon's log:"
+    tail -80 daemon.log | sed 's/^/#   /'
+fi
 finish
