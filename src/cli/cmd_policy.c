@@ -327,17 +327,24 @@ static int run_explain(cli *c)
             printf("limits: memory %llu MiB, %llu processes, CPU %u%%\n",
                    (unsigned long long)(limits.memory_bytes / (1024 * 1024)),
                    (unsigned long long)limits.max_pids, limits.cpu_percent);
-        if (wanted(&e, "update"))
-            printf("update: channel %s, repository %s, versions %s%s%s%s%s, window %s, %s, "
-                   "rollout %u%%, automatic rollback %s%s%s\n",
+        if (wanted(&e, "update")) {
+            char versions[600] = "";
+            if (u.pinned[0])
+                snprintf(versions, sizeof(versions), "pinned to %s", u.pinned);
+            if (u.minimum[0])
+                snprintf(versions + strlen(versions), sizeof(versions) - strlen(versions),
+                         "%sminimum %s", versions[0] ? ", " : "", u.minimum);
+            if (u.range[0])
+                snprintf(versions + strlen(versions), sizeof(versions) - strlen(versions),
+                         "%srange %s", versions[0] ? ", " : "", u.range);
+            printf("update: channel %s, repository %s, versions: %s; window %s, %s, rollout %u%%, "
+                   "automatic rollback %s%s%s\n",
                    cli_safe(u.channel), u.repository[0] ? cli_safe(u.repository) : "(none)",
-                   u.pinned[0] ? "pinned to " : "", u.pinned[0] ? u.pinned : "",
-                   u.minimum[0] ? " minimum " : "", u.minimum,
-                   u.range[0] ? cli_safe(u.range) : (u.pinned[0] || u.minimum[0] ? "" : "any"),
-                   u.window[0] ? u.window : "any time",
+                   versions[0] ? cli_safe(versions) : "any", u.window[0] ? u.window : "any time",
                    u.at_next_start ? "at next start" : "immediately", u.rollout_percent,
                    u.auto_rollback ? "on" : "off", u.denied[0] ? "; stopped: " : "",
                    cli_safe(u.denied));
+        }
     }
     json_decref(limits_json);
     json_decref(update_json);

@@ -573,8 +573,11 @@ static void update_settings(const cs_policy *p, const cs_policy_subject *subj,
     if (s->broken) {
         /* A broken scope stops updates for the apps it covers. */
         out->rollout_percent = 0;
-        snprintf(out->denied, sizeof(out->denied), "policy %s has an error: %s",
-                 s->broken_file->path, s->broken->error);
+        const char *file = s->broken_file->path;
+        if (strncmp(s->broken->error, file, strlen(file)) == 0)
+            snprintf(out->denied, sizeof(out->denied), "policy %s", s->broken->error);
+        else
+            snprintf(out->denied, sizeof(out->denied), "policy %s: %s", file, s->broken->error);
     }
     if (!out->repository[0]) {
         cs_policy_repository repos[2];

@@ -768,6 +768,33 @@ static int ownership_problem(cs_policy *p, const char *path, cs_policy_level lev
     return add_broken_file(p, path, level, error, msg, true);
 }
 
+/* The root and CA files that repositories name must be readable. A missing
+ * one only stops updates from that repository, so it is reported without
+ * failing the file closed. */
+static int check_repository_files(cs_policy *p, const cs_policy_file *f, json_t *root)
+{
+    const char *name;
+    json_t *repo;
+    json_object_foreach(json_object_get(root, "repositories"), name, repo)
+    {
+        static const char *const keys[] = {"root", "ca_file", NULL};
+        for (const char *const *k = keys; *k; k++) {
+            const char *file = json_string_value(json_object_get(repo, *k));
+            if (!file || access(file, R_OK) == 0)
+                continue;
+            char msg[1400];
+            snprintf(msg, sizeof(msg),
+                     "repositories.%s.%s: cannot read %s: %s; updates from this repository fail "
+                     "until it can be read (a relative path starts in the policy file's folder)",
+                     name, *k, file, strerror(errno));
+            int rc = add_problem(p, f->path, msg, false);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
 static int load_file(cs_policy *p, const char *path, cs_policy_level level)
 {
     if (p->nfiles > CS_POLICY_MAX_FILES)
@@ -823,7 +850,8 @@ static int load_file(cs_policy *p, const char *path, cs_policy_level level)
         return rc;
     }
     f->root = root;
-    return check_scopes(p, f, root);
+    rc = check_repository_files(p, f, root);
+    return rc < 0 ? rc : check_scopes(p, f, root);
 }
 
 static int by_name(const struct dirent **a, const struct dirent **b)

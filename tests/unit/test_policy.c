@@ -947,6 +947,8 @@ static void update_settings_merge(void **state)
     assert_string_equal(repos[0].url, "https://127.0.0.1:8443/repo");
     /* A relative root file is relative to the policy file. */
     assert_non_null(strstr(repos[0].root, "/managed/root.json"));
+    /* It does not exist: reported, but the file still applies. */
+    assert_non_null(strstr(problem_text(&p), "repositories.corp.root: cannot read"));
     cs_policy_free(&p);
 }
 
