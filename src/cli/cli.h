@@ -84,14 +84,16 @@ typedef struct cli_command {
     const cli_option *options;
     int min_args;
     int max_args;
-    unsigned common; /* CLI_TRUST and CLI_JSON: which shared options apply */
+    unsigned common; /* CLI_TRUST, CLI_JSON, CLI_NO_STORE: which shared options apply */
     int (*run)(cli *c);
 } cli_command;
 
-/* Shared options beyond --store and --help, which every command takes. */
+/* Bits of cli_command.common. Every command takes --help, and --store unless
+ * it sets CLI_NO_STORE; the other shared options only where their bit is set. */
 enum {
-    CLI_TRUST = 1, /* --trust and --trusted-key */
-    CLI_JSON = 2,  /* --json */
+    CLI_TRUST = 1,    /* --trust and --trusted-key */
+    CLI_JSON = 2,     /* --json */
+    CLI_NO_STORE = 4, /* no --store: the command uses no app store */
 };
 
 /* Parse argv for command cmd (options from cmd and the common ones). Returns

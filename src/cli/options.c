@@ -29,6 +29,8 @@ static bool common_applies(const cli_command *cmd, int id)
         return cmd->common & CLI_TRUST;
     if (id == OPT_JSON)
         return cmd->common & CLI_JSON;
+    if (id == OPT_STORE)
+        return !(cmd->common & CLI_NO_STORE);
     return true;
 }
 
