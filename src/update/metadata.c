@@ -297,12 +297,18 @@ static int parse_role(json_t *role, json_t *keys, const char *const *allowed, co
     return get_uint(role, "threshold", 1, n, where, &threshold, err);
 }
 
+/* The fields of "signed" in each role's file, by cs_meta_type. */
+static const char *const signed_fields[4][7] = {
+    {"type", "format", "version", "expires", "keys", "roles", NULL},
+    {"type", "format", "version", "expires", "targets", "delegations", NULL},
+    {"type", "format", "version", "expires", "meta", NULL},
+    {"type", "format", "version", "expires", "snapshot", NULL},
+};
+
 static int parse_root(json_t *s, const char *name, cs_error *err)
 {
-    static const char *const allowed[] = {"type", "format", "version", "expires",
-                                          "keys", "roles",  NULL};
     location w;
-    int rc = cs_json_check_keys(s, allowed, at(&w, name, "signed"), err);
+    int rc = cs_json_check_keys(s, signed_fields[CS_META_ROOT], at(&w, name, "signed"), err);
     if (rc < 0)
         return rc;
     json_t *keys, *roles;
@@ -346,9 +352,8 @@ static int parse_file_entry(json_t *entry, uint64_t max_size, const char *where,
 
 static int parse_timestamp(json_t *s, const char *name, cs_error *err)
 {
-    static const char *const allowed[] = {"type", "format", "version", "expires", "snapshot", NULL};
     location w;
-    int rc = cs_json_check_keys(s, allowed, at(&w, name, "signed"), err);
+    int rc = cs_json_check_keys(s, signed_fields[CS_META_TIMESTAMP], at(&w, name, "signed"), err);
     if (rc < 0)
         return rc;
     json_t *snapshot;
@@ -357,7 +362,7 @@ static int parse_timestamp(json_t *s, const char *name, cs_error *err)
     return parse_file_entry(snapshot, CS_META_SNAPSHOT_MAX, at(&w, name, "snapshot"), err);
 }
 
-static bool valid_role_name(const char *s)
+bool cs_meta_role_name_valid(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > CS_META_NAME_MAX || strcmp(s, "targets") == 0)
@@ -381,14 +386,13 @@ static bool valid_delegated_file(const char *file)
         return false;
     memcpy(role, file + p, n - p - q);
     role[n - p - q] = '\0';
-    return valid_role_name(role);
+    return cs_meta_role_name_valid(role);
 }
 
 static int parse_snapshot(json_t *s, const char *name, cs_error *err)
 {
-    static const char *const allowed[] = {"type", "format", "version", "expires", "meta", NULL};
     location w;
-    int rc = cs_json_check_keys(s, allowed, at(&w, name, "signed"), err);
+    int rc = cs_json_check_keys(s, signed_fields[CS_META_SNAPSHOT], at(&w, name, "signed"), err);
     if (rc < 0)
         return rc;
     json_t *meta;
@@ -454,7 +458,7 @@ static int parse_target(json_t *target, const char *where, cs_error *err)
     return 0;
 }
 
-static bool valid_channel_name(const char *s)
+bool cs_meta_channel_name_valid(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > CS_META_NAME_MAX)
@@ -506,7 +510,7 @@ static int parse_app(const char *id, json_t *app, const char *name, cs_error *er
                             CS_META_MAX_CHANNELS);
     json_object_foreach(channels, key, value)
     {
-        if (!valid_channel_name(key))
+        if (!cs_meta_channel_name_valid(key))
             return cs_error_set(err, EINVAL,
                                 "%s: channel name '%s' is invalid (1 to %d bytes of a-z, 0-9, "
                                 "'.', '_' and '-', starting with a letter or digit)",
@@ -524,7 +528,7 @@ static int parse_app(const char *id, json_t *app, const char *name, cs_error *er
     return 0;
 }
 
-static bool valid_pattern(const char *pattern)
+bool cs_meta_pattern_valid(const char *pattern)
 {
     size_t n = strlen(pattern);
     char id[CS_APP_ID_MAX + 8];
@@ -567,7 +571,7 @@ static int parse_delegations(json_t *delegations, const char *name, cs_error *er
         if ((rc = cs_json_get_string(role, "name", false, w.text, &role_name, err)) < 0 ||
             (rc = cs_json_get_array(role, "patterns", false, w.text, &patterns, err)) < 0)
             return rc;
-        if (!valid_role_name(role_name))
+        if (!cs_meta_role_name_valid(role_name))
             return cs_error_set(err, EINVAL,
                                 "%s: role name '%s' is invalid (1 to %d bytes of a-z, 0-9 and "
                                 "'-', not 'targets')",
@@ -585,7 +589,7 @@ static int parse_delegations(json_t *delegations, const char *name, cs_error *er
                                 w.text, np, CS_META_MAX_PATTERNS);
         for (size_t j = 0; j < np; j++) {
             const char *pattern = json_string_value(json_array_get(patterns, j));
-            if (!pattern || !valid_pattern(pattern))
+            if (!pattern || !cs_meta_pattern_valid(pattern))
                 return cs_error_set(err, EINVAL,
                                     "%s: patterns[%zu] is not an app id or an app id followed by "
                                     "'.*'",
@@ -599,10 +603,8 @@ static const char *find_delegation(json_t *signed_part, const char *app_id);
 
 static int parse_targets(json_t *s, const char *name, cs_error *err)
 {
-    static const char *const allowed[] = {"type",    "format",      "version", "expires",
-                                          "targets", "delegations", NULL};
     location w;
-    int rc = cs_json_check_keys(s, allowed, at(&w, name, "signed"), err);
+    int rc = cs_json_check_keys(s, signed_fields[CS_META_TARGETS], at(&w, name, "signed"), err);
     if (rc < 0)
         return rc;
     json_t *targets, *delegations;
@@ -662,6 +664,19 @@ static int parse_signatures(json_t *doc, cs_meta *meta, cs_error *err)
         meta->nsignatures++;
     }
     return 0;
+}
+
+/* Report an unknown field of "signed", with the nearest known one, before
+ * parse_common reports the field that a typo left missing. A file of another
+ * type is left to parse_common, which names both types. */
+static int check_signed_fields(const cs_meta *meta, cs_meta_type expected, cs_error *err)
+{
+    const char *type = json_string_value(json_object_get(meta->signed_part, "type"));
+    if (type && strcmp(type, cs_meta_role_names[expected]) != 0)
+        return 0;
+    location w;
+    return cs_json_check_keys(meta->signed_part, signed_fields[expected],
+                              at(&w, meta->name, "signed"), err);
 }
 
 static int parse_common(cs_meta *meta, cs_meta_type expected, cs_error *err)
@@ -729,6 +744,7 @@ int cs_meta_parse(const void *data, size_t len, cs_meta_type expected, const cha
                                  err)) < 0 ||
         (rc = check_values(meta->signed_part, meta->name, "signed", 0, err)) < 0 ||
         (rc = parse_signatures(meta->document, meta, err)) < 0 ||
+        (rc = check_signed_fields(meta, expected, err)) < 0 ||
         (rc = parse_common(meta, expected, err)) < 0 ||
         (rc = parse_role_content[expected](meta->signed_part, meta->name, err)) < 0)
         goto fail;

@@ -178,6 +178,15 @@ const char *cs_meta_delegation_for(const cs_meta *targets, const char *app_id);
  * is the first delegation whose patterns match app_id. */
 bool cs_meta_delegation_allows(const cs_meta *targets, const char *role, const char *app_id);
 
+/* Name rules of the targets format, which docs/repository.md states. A
+ * channel name: 1 to CS_META_NAME_MAX bytes of a-z, 0-9, '.', '_' and '-',
+ * starting with a letter or digit. A delegated role name: 1 to
+ * CS_META_NAME_MAX bytes of a-z, 0-9 and '-', not "targets". A pattern: an
+ * app id, or an app id followed by ".*". */
+bool cs_meta_channel_name_valid(const char *name);
+bool cs_meta_role_name_valid(const char *name);
+bool cs_meta_pattern_valid(const char *pattern);
+
 /* True when app id pattern matches app_id: the pattern is an app id, which
  * matches itself, or an app id followed by ".*", which matches every id that
  * starts with it and has at least one more label. */

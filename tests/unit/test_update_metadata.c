@@ -571,9 +571,42 @@ static void unknown_fields_named(void **unused)
     assert_int_equal(parse_signed(s, CS_META_ROOT, &err), -EINVAL);
     assert_non_null(strstr(err.message, "roles: unknown field 'publisher'"));
 
+    /* A misspelled required field is named as unknown, not as missing. */
+    s = root_signed(1, ROOT1);
+    json_object_set(s, "fromat", json_object_get(s, "format"));
+    json_object_del(s, "format");
+    assert_int_equal(parse_signed(s, CS_META_ROOT, &err), -EINVAL);
+    assert_non_null(
+        strstr(err.message, "test.json: signed: unknown field 'fromat' (did you mean 'format'?)"));
+
     /* A file of another type. */
     assert_int_equal(parse_signed(root_signed(1, ROOT1), CS_META_TIMESTAMP, &err), -EINVAL);
     assert_non_null(strstr(err.message, "field 'type' is 'root', expected 'timestamp'"));
+}
+
+static void name_rules(void **unused)
+{
+    (void)unused;
+    assert_true(cs_meta_channel_name_valid("stable"));
+    assert_true(cs_meta_channel_name_valid("beta-2.x_y"));
+    assert_false(cs_meta_channel_name_valid("Stable"));
+    assert_false(cs_meta_channel_name_valid("-beta"));
+    assert_false(cs_meta_channel_name_valid(""));
+    assert_false(cs_meta_channel_name_valid(
+        "a0123456789012345678901234567890123456789012345678901234567890123"));
+
+    assert_true(cs_meta_role_name_valid("acme-2"));
+    assert_false(cs_meta_role_name_valid("targets"));
+    assert_false(cs_meta_role_name_valid("../acme"));
+    assert_false(cs_meta_role_name_valid("acme.tools"));
+    assert_false(cs_meta_role_name_valid(""));
+
+    assert_true(cs_meta_pattern_valid("com.acme.chart"));
+    assert_true(cs_meta_pattern_valid("com.acme.*"));
+    assert_true(cs_meta_pattern_valid("com.*"));
+    assert_false(cs_meta_pattern_valid("com.*x"));
+    assert_false(cs_meta_pattern_valid("*"));
+    assert_false(cs_meta_pattern_valid("Com.acme"));
 }
 
 static void oversized_fields_rejected(void **unused)
@@ -683,6 +716,7 @@ int main(void)
         cmocka_unit_test(top_level_cannot_list_delegated),
         cmocka_unit_test(pattern_matching),
         cmocka_unit_test(unknown_fields_named),
+        cmocka_unit_test(name_rules),
         cmocka_unit_test(oversized_fields_rejected),
         cmocka_unit_test(canonical_form_fixed),
         cmocka_unit_test(keyid_must_match_key),
