@@ -130,6 +130,8 @@ static size_t on_data(char *data, size_t size, size_t count, void *userdata)
         t->status_checked = true;
         long code = 0;
         curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &code);
+        if (code >= 400)
+            return 0; /* an error page; transfer_error reports the status */
         if (t->fd >= 0 && t->offset > 0) {
             if (code == 206 && t->range_start != (long long)t->offset) {
                 t->bad_range = true;
@@ -191,6 +193,14 @@ int cs_fetch_check_url(const cs_fetch_options *options, const char *url, cs_erro
 static int transfer_error(transfer *t, CURLcode rc, const char *url, const char *detail,
                           cs_error *err)
 {
+    /* The status comes first: an error page may be larger than the file
+     * expected, and "not found" is the useful message then. */
+    long code = 0;
+    curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &code);
+    if (code == 404 || code == 410)
+        return cs_error_set(err, ENOENT, "%s: not found (HTTP %ld)", url, code);
+    if (code >= 400)
+        return cs_error_set(err, EIO, "%s: the server returned HTTP %ld", url, code);
     if (t->too_large || rc == CURLE_FILESIZE_EXCEEDED)
         return cs_error_set(err, EFBIG,
                             "%s: the server sent more than the expected %" PRIu64 " bytes", url,
@@ -203,14 +213,8 @@ static int transfer_error(transfer *t, CURLcode rc, const char *url, const char 
     if (t->write_errno)
         return cs_error_errno(err, t->write_errno, "%s: cannot store the download", url);
 
-    long code = 0;
-    curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &code);
     const char *why = detail[0] ? detail : curl_easy_strerror(rc);
     switch (rc) {
-    case CURLE_HTTP_RETURNED_ERROR:
-        if (code == 404 || code == 410)
-            return cs_error_set(err, ENOENT, "%s: not found (HTTP %ld)", url, code);
-        return cs_error_set(err, EIO, "%s: the server returned HTTP %ld", url, code);
     case CURLE_OPERATION_TIMEDOUT:
         return cs_error_set(err, ETIMEDOUT, "%s: timed out: %s", url, why);
     case CURLE_UNSUPPORTED_PROTOCOL:
@@ -447,6 +451,14 @@ int cs_fetch_file(const cs_fetch_options *options, const char *url, const char *
         rc = fetch_part(options, url, part_path, size, digest, stats, &resumed, err);
         if (rc == -ENOENT || rc == -EPERM || rc == -EFBIG || rc == -EPROTO)
             unlink(part_path);
+        struct stat sb;
+        if ((rc == -EIO || rc == -ETIMEDOUT) && err && stat(part_path, &sb) == 0 &&
+            sb.st_size > 0) {
+            size_t used = strlen(err->message);
+            snprintf(err->message + used, sizeof(err->message) - used,
+                     " (%lld of %" PRIu64 " bytes are kept; the next run resumes the download)",
+                     (long long)sb.st_size, size);
+        }
         if (rc < 0)
             return rc;
         if (cs_digest_equal(digest, sha256)) {
