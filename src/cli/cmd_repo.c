@@ -2,6 +2,8 @@
 #include "cli/cli.h"
 
 #include "common/cleanup.h"
+#include "package/manifest.h"
+#include "package/semver.h"
 #include "update/repo.h"
 
 #include <jansson.h>
@@ -18,6 +20,66 @@ static bool require(const cli *c, const char *value, const char *option)
     return false;
 }
 
+/* Usage errors for arguments that the metadata format would reject, so that
+ * a command stops before it loads keys or packages. */
+static bool check_channel(const cli *c)
+{
+    if (cs_meta_channel_name_valid(c->channel))
+        return true;
+    fprintf(stderr,
+            "cashstory %s: channel name '%s' is invalid: use 1 to %d bytes of a-z, 0-9, '.', '_' "
+            "and '-', starting with a letter or digit, such as stable or beta\n",
+            c->command, cli_safe(c->channel), CS_META_NAME_MAX);
+    return false;
+}
+
+static bool check_app(const cli *c, const char *app_id, const char *version)
+{
+    cs_error err = {0};
+    if (cs_app_id_check(app_id, &err) < 0) {
+        fprintf(stderr, "cashstory %s: %s\n", c->command, cli_safe(err.message));
+        return false;
+    }
+    if (!cs_semver_valid(version)) {
+        fprintf(stderr,
+                "cashstory %s: version '%s' is invalid: use a semantic version such as 1.2.0\n",
+                c->command, cli_safe(version));
+        return false;
+    }
+    return true;
+}
+
+static bool check_delegation(const cli *c, const char *name)
+{
+    if (!cs_meta_role_name_valid(name)) {
+        fprintf(stderr,
+                "cashstory %s: role name '%s' is invalid: use 1 to %d bytes of a-z, 0-9 and '-', "
+                "other than targets, such as acme\n",
+                c->command, cli_safe(name), CS_META_NAME_MAX);
+        return false;
+    }
+    if (c->npatterns > CS_META_MAX_PATTERNS) {
+        fprintf(stderr, "cashstory %s: %zu --pattern options given, at most %d\n", c->command,
+                c->npatterns, CS_META_MAX_PATTERNS);
+        return false;
+    }
+    for (size_t i = 0; i < c->npatterns; i++) {
+        if (!cs_meta_pattern_valid(c->patterns[i])) {
+            fprintf(stderr,
+                    "cashstory %s: pattern '%s' is invalid: use an app id (com.acme.chart) or an "
+                    "app id followed by '.*' (com.acme.*)\n",
+                    c->command, cli_safe(c->patterns[i]));
+            return false;
+        }
+    }
+    return true;
+}
+
+static const char *plural(unsigned long long n, const char *one, const char *many)
+{
+    return n == 1 ? one : many;
+}
+
 static void print_time(FILE *out, time_t t)
 {
     char when[21];
@@ -31,17 +93,20 @@ static void print_result(const cli *c, const cs_repo_result *r)
     if (c->json) {
         char when[21];
         cs_meta_format_time(r->timestamp_expires, when);
-        json_t *j =
-            json_pack("{s:I, s:I, s:I, s:I, s:s}", "root_version", (json_int_t)r->root_version,
-                      "targets_version", (json_int_t)r->targets_version, "snapshot_version",
-                      (json_int_t)r->snapshot_version, "timestamp_version",
-                      (json_int_t)r->timestamp_version, "timestamp_expires", when);
+        json_t *j = json_pack("{s:I, s:I, s:I, s:I}", "root_version", (json_int_t)r->root_version,
+                              "targets_version", (json_int_t)r->targets_version, "snapshot_version",
+                              (json_int_t)r->snapshot_version, "timestamp_version",
+                              (json_int_t)r->timestamp_version);
+        if (r->timestamp_version)
+            json_object_set_new(j, "timestamp_expires", json_string(when));
         if (r->app_id[0]) {
             json_object_set_new(j, "app_id", json_string(r->app_id));
             json_object_set_new(j, "version", json_string(r->version));
         }
-        if (r->role[0])
+        if (r->role[0]) {
             json_object_set_new(j, "role", json_string(r->role));
+            json_object_set_new(j, "role_version", json_integer((json_int_t)r->role_version));
+        }
         if (r->key_id[0])
             json_object_set_new(j, "key_id", json_string(r->key_id));
         if (r->blobs_added || r->blobs_present) {
@@ -55,15 +120,16 @@ static void print_result(const cli *c, const cs_repo_result *r)
         return;
     }
     if (r->blobs_added || r->blobs_present)
-        printf("blobs: %llu new (%llu bytes), %llu already stored\n",
+        printf("blobs: %llu new (%llu %s), %llu already stored\n",
                (unsigned long long)r->blobs_added, (unsigned long long)r->bytes_added,
-               (unsigned long long)r->blobs_present);
+               plural(r->bytes_added, "byte", "bytes"), (unsigned long long)r->blobs_present);
     if (r->key_id[0])
-        printf("new key id: %s\n", r->key_id);
+        printf("%s: %s\n", r->key_generated ? "new key id" : "key id", r->key_id);
     printf("published: root %llu", (unsigned long long)r->root_version);
     if (r->targets_version)
-        printf(", %s %llu", r->role[0] && strcmp(r->role, "targets") != 0 ? r->role : "targets",
-               (unsigned long long)r->targets_version);
+        printf(", targets %llu", (unsigned long long)r->targets_version);
+    if (r->role_version)
+        printf(", %s %llu", r->role, (unsigned long long)r->role_version);
     if (r->snapshot_version)
         printf(", snapshot %llu", (unsigned long long)r->snapshot_version);
     if (r->timestamp_version) {
@@ -106,7 +172,8 @@ static int run_init(cli *c)
 
 static int run_add(cli *c)
 {
-    if (!require(c, c->keys, "--keys DIR") || !require(c, c->channel, "--channel NAME"))
+    if (!require(c, c->keys, "--keys DIR") || !require(c, c->channel, "--channel NAME") ||
+        !check_channel(c))
         return CS_EXIT_USAGE;
     cs_error err = {0};
     cs_trust trust;
@@ -127,7 +194,8 @@ static int run_add(cli *c)
 
 static int run_promote(cli *c)
 {
-    if (!require(c, c->keys, "--keys DIR") || !require(c, c->channel, "--channel NAME"))
+    if (!require(c, c->keys, "--keys DIR") || !require(c, c->channel, "--channel NAME") ||
+        !check_channel(c) || !check_app(c, c->argv[1], c->argv[2]))
         return CS_EXIT_USAGE;
     cs_error err = {0};
     cs_repo_result result;
@@ -139,6 +207,26 @@ static int run_promote(cli *c)
         printf("channel %s of %s now points to %s\n", c->channel, result.app_id, result.version);
     print_result(c, &result);
     return CS_EXIT_OK;
+}
+
+/* Warn about an --expires time in the past. Clients reject a file once the
+ * time is more than CS_META_CLOCK_SKEW seconds past its expiry. */
+static void warn_past_expiry(const cli *c, time_t expires, time_t now)
+{
+    if (expires >= now)
+        return;
+    char last[21];
+    cs_meta_format_time(expires + CS_META_CLOCK_SKEW, last);
+    if (now - expires > CS_META_CLOCK_SKEW)
+        fprintf(stderr,
+                "cashstory %s: warning: --expires %s is in the past; clients reject this "
+                "timestamp now, because it expired more than %d s ago\n",
+                c->command, cli_safe(c->expires), CS_META_CLOCK_SKEW);
+    else
+        fprintf(stderr,
+                "cashstory %s: warning: --expires %s is in the past; clients accept this "
+                "timestamp until %s (%d s of clock skew), then reject it\n",
+                c->command, cli_safe(c->expires), last, CS_META_CLOCK_SKEW);
 }
 
 static int run_timestamp(cli *c)
@@ -158,11 +246,7 @@ static int run_timestamp(cli *c)
             return CS_EXIT_USAGE;
         }
         expires = timegm(&tm);
-        if (expires <= time(NULL))
-            fprintf(stderr,
-                    "cashstory %s: warning: --expires %s is in the past; clients will "
-                    "reject this timestamp\n",
-                    c->command, cli_safe(c->expires));
+        warn_past_expiry(c, expires, time(NULL));
     }
     cs_repo_result result;
     int rc = cs_repo_timestamp(c->argv[0], c->keys, expires, &result, &err);
@@ -207,7 +291,8 @@ static int run_rotate(cli *c)
 
 static int run_delegate(cli *c)
 {
-    if (!require(c, c->keys, "--keys DIR") || !require(c, c->patterns ? "" : NULL, "--pattern"))
+    if (!require(c, c->keys, "--keys DIR") || !require(c, c->patterns ? "" : NULL, "--pattern") ||
+        !check_delegation(c, c->argv[1]))
         return CS_EXIT_USAGE;
     cs_error err = {0};
     cs_repo_result result;
@@ -245,13 +330,15 @@ static int run_verify(cli *c)
         json_decref(j);
     } else {
         printf("repository %s verified: root %llu, timestamp %llu (expires %s), snapshot %llu, "
-               "targets %llu\n"
-               "%zu delegations, %zu apps, %zu versions, %llu blobs (%llu bytes) checked\n",
+               "targets %llu\n",
                cli_safe(c->argv[0]), (unsigned long long)s.root_version,
                (unsigned long long)s.timestamp_version, when,
-               (unsigned long long)s.snapshot_version, (unsigned long long)s.targets_version,
-               s.delegations, s.apps, s.versions, (unsigned long long)s.blobs_checked,
-               (unsigned long long)s.bytes_checked);
+               (unsigned long long)s.snapshot_version, (unsigned long long)s.targets_version);
+        printf("%zu %s, %zu %s, %zu %s, %llu %s (%llu %s) checked\n", s.delegations,
+               plural(s.delegations, "delegation", "delegations"), s.apps,
+               plural(s.apps, "app", "apps"), s.versions, plural(s.versions, "version", "versions"),
+               (unsigned long long)s.blobs_checked, plural(s.blobs_checked, "blob", "blobs"),
+               (unsigned long long)s.bytes_checked, plural(s.bytes_checked, "byte", "bytes"));
     }
     return CS_EXIT_OK;
 }
@@ -300,7 +387,7 @@ const cli_command cmd_repo_init = {
     .options = keys_option,
     .min_args = 1,
     .max_args = 1,
-    .common = CLI_JSON,
+    .common = CLI_JSON | CLI_NO_STORE,
     .run = run_init,
 };
 
@@ -317,7 +404,7 @@ const cli_command cmd_repo_add = {
     .options = channel_options,
     .min_args = 2,
     .max_args = 2,
-    .common = CLI_JSON | CLI_TRUST,
+    .common = CLI_JSON | CLI_TRUST | CLI_NO_STORE,
     .run = run_add,
 };
 
@@ -331,7 +418,7 @@ const cli_command cmd_repo_promote = {
     .options = channel_options,
     .min_args = 3,
     .max_args = 3,
-    .common = CLI_JSON,
+    .common = CLI_JSON | CLI_NO_STORE,
     .run = run_promote,
 };
 
@@ -349,7 +436,7 @@ const cli_command cmd_repo_timestamp = {
     .options = timestamp_options,
     .min_args = 1,
     .max_args = 1,
-    .common = CLI_JSON,
+    .common = CLI_JSON | CLI_NO_STORE,
     .run = run_timestamp,
 };
 
@@ -366,7 +453,7 @@ const cli_command cmd_repo_resign = {
     .options = keys_option,
     .min_args = 2,
     .max_args = 2,
-    .common = CLI_JSON,
+    .common = CLI_JSON | CLI_NO_STORE,
     .run = run_resign,
 };
 
@@ -382,7 +469,7 @@ const cli_command cmd_repo_rotate_key = {
     .options = keys_option,
     .min_args = 2,
     .max_args = 2,
-    .common = CLI_JSON,
+    .common = CLI_JSON | CLI_NO_STORE,
     .run = run_rotate,
 };
 
@@ -398,7 +485,7 @@ const cli_command cmd_repo_delegate = {
     .options = delegate_options,
     .min_args = 2,
     .max_args = 2,
-    .common = CLI_JSON,
+    .common = CLI_JSON | CLI_NO_STORE,
     .run = run_delegate,
 };
 
@@ -413,6 +500,6 @@ const cli_command cmd_repo_verify = {
     .options = verify_options,
     .min_args = 1,
     .max_args = 1,
-    .common = CLI_JSON,
+    .common = CLI_JSON | CLI_NO_STORE,
     .run = run_verify,
 };

@@ -30,24 +30,6 @@ char *cs_repo_path(const char *a, const char *b)
     return p;
 }
 
-/* Fail when keys_dir is dir or inside it, where a web server would publish
- * the keys. Both folders must exist. */
-static int check_keys_outside(const char *dir, const char *keys_dir, cs_error *err)
-{
-    char real_dir[PATH_MAX], real_keys[PATH_MAX];
-    if (!realpath(dir, real_dir))
-        return cs_error_errno(err, errno, "cannot resolve the repository folder %s", dir);
-    if (!realpath(keys_dir, real_keys))
-        return cs_error_errno(err, errno, "cannot resolve the key folder %s", keys_dir);
-    size_t n = strlen(real_dir);
-    if (strncmp(real_keys, real_dir, n) == 0 && (real_keys[n] == '\0' || real_keys[n] == '/'))
-        return cs_error_set(err, EINVAL,
-                            "the key folder %s is inside the repository folder %s, which a web "
-                            "server publishes; choose a --keys folder outside it",
-                            keys_dir, dir);
-    return 0;
-}
-
 int cs_repo_open(repo *r, const char *dir, const char *keys_dir, bool exclusive, cs_error *err)
 {
     memset(r, 0, sizeof(*r));
@@ -63,7 +45,7 @@ int cs_repo_open(repo *r, const char *dir, const char *keys_dir, bool exclusive,
     if (flock(r->dirfd, exclusive ? LOCK_EX : LOCK_SH) < 0)
         return cs_error_errno(err, errno, "cannot lock %s", dir);
     int rc;
-    if (keys_dir && (rc = check_keys_outside(dir, keys_dir, err)) < 0)
+    if (keys_dir && (rc = cs_repo_check_keys_outside(dir, keys_dir, err)) < 0)
         return rc;
 
     static const struct {
@@ -470,97 +452,4 @@ json_t *cs_repo_header(const char *type, time_t expires)
     cs_meta_format_time(expires, when);
     return json_pack("{s:s, s:s, s:i, s:s}", "type", type, "format", CS_META_FORMAT, "version", 1,
                      "expires", when);
-}
-
-int cs_repo_init(const char *dir, const char *keys_dir, cs_repo_result *out, cs_error *err)
-{
-    memset(out, 0, sizeof(*out));
-    int rc;
-    if ((rc = cs_mkdir_p(dir, 0755, err)) < 0)
-        return rc;
-    cs_autofree char *existing = cs_repo_path(dir, "root.json");
-    if (!existing)
-        return cs_error_set(err, ENOMEM, "out of memory");
-    if (access(existing, F_OK) == 0)
-        return cs_error_set(err, EEXIST, "%s already exists; %s is a repository already", existing,
-                            dir);
-    if (mkdir(keys_dir, 0700) < 0 && errno != EEXIST)
-        return cs_error_errno(err, errno, "cannot create the key folder %s", keys_dir);
-    if ((rc = check_keys_outside(dir, keys_dir, err)) < 0)
-        return rc;
-
-    cs_cleanup(cs_repo_close) repo r = {.dirfd = -1};
-    r.dir = dir;
-    r.keys_dir = keys_dir;
-    r.now = time(NULL);
-    r.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (r.dirfd < 0 || flock(r.dirfd, LOCK_EX) < 0)
-        return cs_error_errno(err, errno, "cannot open and lock %s", dir);
-
-    /* One key per role, so each can be kept where its command runs. */
-    EVP_PKEY *keys[4];
-    char ids[4][CS_KEY_ID_HEX_LEN + 1];
-    cs_autojson json_t *root = cs_repo_header("root", r.now + CS_REPO_ROOT_LIFETIME);
-    json_t *key_entries = json_object(), *roles = json_object();
-    if (!root || !key_entries || !roles || json_object_set_new(root, "keys", key_entries) < 0 ||
-        json_object_set_new(root, "roles", roles) < 0)
-        return cs_error_set(err, ENOMEM, "out of memory");
-    for (int i = 0; i < 4; i++) {
-        const char *role = cs_meta_role_names[i];
-        if ((rc = cs_repo_generate_key(keys_dir, role, &keys[i], ids[i], err)) < 0)
-            return rc;
-        repo_key *grown = realloc(r.keys, (r.nkeys + 1) * sizeof(*grown));
-        if (!grown) {
-            EVP_PKEY_free(keys[i]);
-            return cs_error_set(err, ENOMEM, "out of memory");
-        }
-        r.keys = grown;
-        r.keys[r.nkeys].key = keys[i];
-        r.keys[r.nkeys++].base = strdup(role);
-        if (json_object_set_new(key_entries, ids[i], cs_repo_key_entry(keys[i])) < 0 ||
-            json_object_set_new(roles, role,
-                                json_pack("{s:[s], s:i}", "keyids", ids[i], "threshold", 1)) < 0)
-            return cs_error_set(err, ENOMEM, "out of memory");
-    }
-
-    cs_autojson json_t *targets = cs_repo_header("targets", r.now + CS_REPO_TARGETS_LIFETIME);
-    if (!targets || json_object_set_new(targets, "targets", json_object()) < 0)
-        return cs_error_set(err, ENOMEM, "out of memory");
-    if ((rc = cs_repo_sign(&r, "1.root.json", CS_META_ROOT, root, &keys[CS_META_ROOT], 1, false,
-                           &r.root, err)) < 0 ||
-        (rc = cs_repo_stage(&r, "root.json", r.staged[0].data, r.staged[0].len, err)) < 0 ||
-        (rc = cs_repo_sign(&r, "targets.json", CS_META_TARGETS, targets, &keys[CS_META_TARGETS], 1,
-                           true, &r.targets, err)) < 0)
-        return rc;
-
-    cs_autojson json_t *snapshot = cs_repo_header("snapshot", r.now + CS_REPO_SNAPSHOT_LIFETIME);
-    if (!snapshot ||
-        json_object_set_new(snapshot, "meta",
-                            json_pack("{s:o}", "targets.json", cs_repo_file_entry(r.targets))) < 0)
-        return cs_error_set(err, ENOMEM, "out of memory");
-    if ((rc = cs_repo_sign(&r, "snapshot.json", CS_META_SNAPSHOT, snapshot, &keys[CS_META_SNAPSHOT],
-                           1, true, &r.snapshot, err)) < 0)
-        return rc;
-    cs_autojson json_t *timestamp = cs_repo_header("timestamp", r.now + CS_REPO_TIMESTAMP_LIFETIME);
-    if (!timestamp ||
-        json_object_set_new(timestamp, "snapshot", cs_repo_file_entry(r.snapshot)) < 0)
-        return cs_error_set(err, ENOMEM, "out of memory");
-    if ((rc = cs_repo_sign(&r, "timestamp.json", CS_META_TIMESTAMP, timestamp,
-                           &keys[CS_META_TIMESTAMP], 1, false, &r.timestamp, err)) < 0)
-        return rc;
-
-    if ((rc = cs_meta_verify_role(r.root, CS_META_ROOT, r.root, err)) < 0 ||
-        (rc = cs_meta_verify_timestamp(r.root, NULL, r.timestamp, r.now, err)) < 0 ||
-        (rc = cs_meta_verify_snapshot(r.root, r.timestamp, NULL, r.snapshot, r.now, err)) < 0 ||
-        (rc = cs_meta_verify_targets(r.root, r.snapshot, r.targets, r.now, err)) < 0)
-        return rc;
-
-    cs_autofree char *blobs = cs_repo_path(dir, "blobs/sha256");
-    if (!blobs)
-        return cs_error_set(err, ENOMEM, "out of memory");
-    if ((rc = cs_mkdir_p(blobs, 0755, err)) < 0 || (rc = cs_repo_commit(&r, err)) < 0)
-        return rc;
-    out->root_version = out->targets_version = out->snapshot_version = out->timestamp_version = 1;
-    out->timestamp_expires = cs_meta_expires(r.timestamp);
-    return 0;
 }

@@ -20,6 +20,7 @@
 #include "crypto/trust.h"
 #include "update/metadata.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -37,24 +38,27 @@
 /* What a command published, for its output. */
 typedef struct cs_repo_result {
     uint64_t root_version;
-    uint64_t targets_version; /* of the targets file the command changed */
+    uint64_t targets_version; /* of targets.json, 0 when not published */
+    uint64_t role_version;    /* of delegations/ROLE.json, 0 when not published */
     uint64_t snapshot_version;
     uint64_t timestamp_version;
     time_t timestamp_expires;
-    char role[CS_META_NAME_MAX + 1]; /* role file that lists the app (add, promote) */
+    char role[CS_META_NAME_MAX + 1]; /* delegated role the command changed, or "" */
     char app_id[129];
     char version[129];
     uint64_t blobs_added; /* add: blobs written */
     uint64_t bytes_added;
     uint64_t blobs_present;             /* add: blobs that were already stored */
-    char key_id[CS_KEY_ID_HEX_LEN + 1]; /* rotate-key, delegate: the new key */
+    char key_id[CS_KEY_ID_HEX_LEN + 1]; /* rotate-key, delegate: the role's key */
+    bool key_generated;                 /* key_id names a key this command generated */
     char warnings[2048];                /* timestamp: lines about metadata that expires soon */
 } cs_repo_result;
 
 /* Create the repository folder dir (which may exist but must not contain
  * metadata) and the key folder keys_dir (mode 0700), generate one Ed25519
  * key per role and write version 1 of every metadata file. keys_dir must not
- * be inside dir. */
+ * be inside dir, which is checked before anything is created. On failure,
+ * the folders, keys and files that the call created are removed. */
 int cs_repo_init(const char *dir, const char *keys_dir, cs_repo_result *out, cs_error *err);
 
 /* Verify the package at package_path (signature, every file, and a signer
@@ -90,7 +94,9 @@ int cs_repo_rotate_key(const char *dir, const char *keys_dir, const char *role, 
 /* Delegate the app ids that match patterns to role name, with the key
  * keys_dir/delegation-NAME.key (generated when missing). For an existing
  * delegation, replace its patterns. Writes the role's empty targets file when
- * it has none yet, and re-signs targets, snapshot and timestamp. */
+ * it has none yet, and re-signs targets, snapshot and timestamp. An invalid
+ * name or pattern fails before any key is generated, and a key generated for
+ * a delegation that is not published is removed. */
 int cs_repo_delegate(const char *dir, const char *keys_dir, const char *name,
                      const char *const *patterns, size_t npatterns, cs_repo_result *out,
                      cs_error *err);

@@ -9,6 +9,7 @@
 #include "update/repo_internal.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -86,8 +87,10 @@ int cs_repo_publish_role_file(repo *r, role_file *f, const cs_meta *extra, cs_re
         return rc;
     const cs_meta *changed[2] = {meta, extra};
     rc = cs_repo_publish(r, changed, extra ? 2 : 1, out, err);
-    if (rc == 0 && out) {
+    if (rc == 0 && out && strcmp(f->name, "targets.json") == 0) {
         out->targets_version = cs_meta_version(meta);
+    } else if (rc == 0 && out) {
+        out->role_version = cs_meta_version(meta);
         snprintf(out->role, sizeof(out->role), "%s", f->role);
     }
     cs_meta_free(meta);
@@ -346,19 +349,37 @@ static int prune_delegation_keys(json_t *delegations, cs_error *err)
     return 0;
 }
 
-int cs_repo_delegate(const char *dir, const char *keys_dir, const char *name,
-                     const char *const *patterns, size_t npatterns, cs_repo_result *out,
-                     cs_error *err)
+/* Check the role name and patterns before anything is created, because a
+ * name becomes part of a key file name. */
+static int check_delegation(const char *name, const char *const *patterns, size_t npatterns,
+                            cs_error *err)
 {
-    memset(out, 0, sizeof(*out));
+    if (!cs_meta_role_name_valid(name))
+        return cs_error_set(err, EINVAL,
+                            "role name '%s' is invalid (1 to %d bytes of a-z, 0-9 and '-', not "
+                            "'targets')",
+                            name, CS_META_NAME_MAX);
     if (npatterns == 0)
         return cs_error_set(err, EINVAL, "no app id pattern given; add --pattern ID or ID.*");
-    cs_cleanup(cs_repo_close) repo r;
-    int rc = cs_repo_open(&r, dir, keys_dir, true, err);
-    if (rc < 0)
-        return rc;
+    if (npatterns > CS_META_MAX_PATTERNS)
+        return cs_error_set(err, EINVAL, "%zu patterns given, at most %d", npatterns,
+                            CS_META_MAX_PATTERNS);
+    for (size_t i = 0; i < npatterns; i++) {
+        if (!cs_meta_pattern_valid(patterns[i]))
+            return cs_error_set(err, EINVAL,
+                                "pattern '%s' is invalid: expected an app id (com.acme.chart) or "
+                                "an app id followed by '.*' (com.acme.*)",
+                                patterns[i]);
+    }
+    return 0;
+}
+
+static int delegate(repo *r, const char *keys_dir, const char *name, const char *const *patterns,
+                    size_t npatterns, cs_repo_result *out, cs_error *err)
+{
+    int rc;
     cs_cleanup(cs_repo_role_file_free) role_file top = {0};
-    if ((rc = cs_repo_load_role_file(&r, NULL, &top, err)) < 0)
+    if ((rc = cs_repo_load_role_file(r, NULL, &top, err)) < 0)
         return rc;
 
     /* The publisher's key: an existing delegation-NAME.key, else a new one. */
@@ -377,8 +398,9 @@ int cs_repo_delegate(const char *dir, const char *keys_dir, const char *name,
         cs_autopkey EVP_PKEY *generated = NULL;
         if ((rc = cs_repo_generate_key(keys_dir, base, &generated, id, err)) < 0)
             return rc;
+        out->key_generated = true;
     }
-    if ((rc = cs_repo_key(&r, base, NULL, "a delegated role", &key, err)) < 0)
+    if ((rc = cs_repo_key(r, base, NULL, "a delegated role", &key, err)) < 0)
         return rc;
     char keyid[CS_KEY_ID_HEX_LEN + 1];
     if (cs_key_id(key, keyid) < 0)
@@ -400,7 +422,7 @@ int cs_repo_delegate(const char *dir, const char *keys_dir, const char *name,
         return cs_error_set(err, ENOMEM, "out of memory");
 
     json_t *roles = json_object_get(delegations, "roles");
-    const json_t *old = delegated_role(r.targets, name);
+    const json_t *old = delegated_role(r->targets, name);
     bool key_changed =
         !old || !json_equal(json_object_get(old, "keyids"), json_object_get(role, "keyids"));
     size_t i;
@@ -432,19 +454,45 @@ int cs_repo_delegate(const char *dir, const char *keys_dir, const char *name,
     char file[CS_META_NAME_MAX + 32];
     snprintf(file, sizeof(file), "delegations/%s.json", name);
     cs_meta_file listed;
-    bool has_file = cs_meta_find_file(r.snapshot, file, &listed, NULL) == 0;
+    bool has_file = cs_meta_find_file(r->snapshot, file, &listed, NULL) == 0;
     if (!has_file || key_changed) {
-        if ((rc = cs_repo_load_role_file(&r, name, &delegated, err)) < 0)
+        if ((rc = cs_repo_load_role_file(r, name, &delegated, err)) < 0)
             return rc;
-        if ((rc = cs_repo_bump(delegated.signed_part, r.now, CS_REPO_TARGETS_LIFETIME, 0, err)) <
+        if ((rc = cs_repo_bump(delegated.signed_part, r->now, CS_REPO_TARGETS_LIFETIME, 0, err)) <
                 0 ||
-            (rc = cs_repo_sign(&r, delegated.name, CS_META_TARGETS, delegated.signed_part, &key, 1,
+            (rc = cs_repo_sign(r, delegated.name, CS_META_TARGETS, delegated.signed_part, &key, 1,
                                true, &delegated_meta, err)) < 0)
             return rc;
     }
-    rc = cs_repo_publish_role_file(&r, &top, delegated_meta, out, err);
-    cs_meta_free(delegated_meta);
-    if (rc == 0)
+    rc = cs_repo_publish_role_file(r, &top, delegated_meta, out, err);
+    if (rc == 0) {
         snprintf(out->role, sizeof(out->role), "%s", name);
+        out->role_version = delegated_meta ? cs_meta_version(delegated_meta) : 0;
+    }
+    cs_meta_free(delegated_meta);
+    return rc;
+}
+
+int cs_repo_delegate(const char *dir, const char *keys_dir, const char *name,
+                     const char *const *patterns, size_t npatterns, cs_repo_result *out,
+                     cs_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    int rc = check_delegation(name, patterns, npatterns, err);
+    if (rc < 0)
+        return rc;
+    cs_cleanup(cs_repo_close) repo r;
+    if ((rc = cs_repo_open(&r, dir, keys_dir, true, err)) < 0)
+        return rc;
+    rc = delegate(&r, keys_dir, name, patterns, npatterns, out, err);
+
+    /* A key generated for a delegation that was not published is of no use. */
+    if (rc < 0 && out->key_generated && r.ncommitted == 0) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/delegation-%s.key", keys_dir, name);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s/delegation-%s.pub", keys_dir, name);
+        unlink(path);
+    }
     return rc;
 }

@@ -38,6 +38,10 @@ typedef struct repo {
 /* "a/b" in a new string, or NULL when out of memory. */
 char *cs_repo_path(const char *a, const char *b);
 
+/* Fail when keys_dir is dir or inside it, where a web server would publish
+ * the keys. Either folder may be missing. */
+int cs_repo_check_keys_outside(const char *dir, const char *keys_dir, cs_error *err);
+
 /* Open and lock dir and load its root, targets, snapshot and timestamp. */
 int cs_repo_open(repo *r, const char *dir, const char *keys_dir, bool exclusive, cs_error *err);
 void cs_repo_close(repo *r);

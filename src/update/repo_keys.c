@@ -123,8 +123,10 @@ static int rotate(repo *r, cs_meta_type role, EVP_PKEY *new_key, const char *new
             rc = cs_repo_check(r, timestamp, NULL, NULL, 0, err);
         if (rc == 0)
             rc = cs_repo_commit(r, err);
-        if (rc == 0)
+        if (rc == 0) {
             out->timestamp_version = cs_meta_version(timestamp);
+            out->timestamp_expires = cs_meta_expires(timestamp);
+        }
         cs_meta_free(timestamp);
         break;
     }
@@ -190,6 +192,7 @@ int cs_repo_rotate_key(const char *dir, const char *keys_dir, const char *role_n
     EVP_PKEY *new_key = NULL;
     if ((rc = cs_repo_generate_key(keys_dir, base, &new_key, out->key_id, err)) < 0)
         return rc;
+    out->key_generated = true;
     repo_key *grown = realloc(r.keys, (r.nkeys + 1) * sizeof(*grown));
     if (!grown) {
         EVP_PKEY_free(new_key);
@@ -210,8 +213,9 @@ int cs_repo_rotate_key(const char *dir, const char *keys_dir, const char *role_n
     }
     if (rc < 0)
         return cs_error_prefix(err,
-                               "the rotation stopped after writing %zu files; %s.key is the new "
+                               "the rotation stopped after writing %zu %s; %s.key is the new "
                                "key that %s names, keep it",
-                               r.ncommitted, base, r.staged[0].name);
+                               r.ncommitted, r.ncommitted == 1 ? "file" : "files", base,
+                               r.staged[0].name);
     return swap_key_files(keys_dir, role_name, cs_meta_version(r.root) - 1, err);
 }

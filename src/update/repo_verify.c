@@ -159,6 +159,26 @@ static int check_targets_blobs(verifier *v, const cs_meta *targets, cs_error *er
     return 0;
 }
 
+/* For a file that expired, replace the client's message, which also
+ * suspects the desktop clock, with the role and the command that renews it.
+ * Returns rc unchanged otherwise. */
+static int explain_expiry(const verifier *v, int rc, const cs_meta *meta, const char *role,
+                          cs_error *err)
+{
+    if (rc != -CS_EEXPIRED)
+        return rc;
+    char when[21], now[21];
+    cs_meta_format_time(cs_meta_expires(meta), when);
+    cs_meta_format_time(v->now, now);
+    bool timestamp = strcmp(role, "timestamp") == 0;
+    return cs_error_set(err, CS_EEXPIRED,
+                        "%s: the %s role expired at %s (now %s, clients allow %d s of clock "
+                        "skew); renew it with 'cashstory repo %s %s%s%s --keys KEYDIR'",
+                        cs_meta_name(meta), role, when, now, CS_META_CLOCK_SKEW,
+                        timestamp ? "timestamp" : "resign", v->dir, timestamp ? "" : " ",
+                        timestamp ? "" : role);
+}
+
 /* Walk N.root.json from the trusted root up to the newest. */
 static int walk_roots(verifier *v, const char *trusted_root, cs_meta **out, cs_error *err)
 {
@@ -193,7 +213,7 @@ static int walk_roots(verifier *v, const char *trusted_root, cs_meta **out, cs_e
     *out = root;
     if ((rc = check_same(v, "root.json", root, CS_META_ROOT, CS_META_ROOT_MAX, err)) < 0)
         return rc;
-    return cs_meta_check_expiry(root, v->now, err);
+    return explain_expiry(v, cs_meta_check_expiry(root, v->now, err), root, "root", err);
 }
 
 static int check_delegations(verifier *v, const cs_meta *targets, const cs_meta *snapshot,
@@ -214,7 +234,9 @@ static int check_delegations(verifier *v, const cs_meta *targets, const cs_meta 
         if (rc == 0 && !delegated)
             continue; /* the role has published nothing yet */
         if (rc == 0)
-            rc = cs_meta_verify_delegated(targets, snapshot, name, delegated, v->now, err);
+            rc = explain_expiry(
+                v, cs_meta_verify_delegated(targets, snapshot, name, delegated, v->now, err),
+                delegated, name, err);
         if (rc == 0)
             rc = check_same(v, plain, delegated, CS_META_TARGETS, CS_META_TARGETS_MAX, err);
         if (rc == 0)
@@ -247,7 +269,8 @@ int cs_repo_verify(const char *dir, const char *trusted_root, time_t now, cs_rep
     if ((rc = walk_roots(&v, trusted_root, &root, err)) < 0)
         goto out;
     out->root_version = cs_meta_version(root);
-    if ((rc = cs_meta_verify_timestamp(root, NULL, r.timestamp, now, err)) < 0)
+    rc = cs_meta_verify_timestamp(root, NULL, r.timestamp, now, err);
+    if ((rc = explain_expiry(&v, rc, r.timestamp, "timestamp", err)) < 0)
         goto out;
     out->timestamp_version = cs_meta_version(r.timestamp);
     out->timestamp_expires = cs_meta_expires(r.timestamp);
@@ -257,7 +280,9 @@ int cs_repo_verify(const char *dir, const char *trusted_root, time_t now, cs_rep
     cs_meta_find_file(r.timestamp, "snapshot.json", &listed, NULL);
     snprintf(name, sizeof(name), "%llu.snapshot.json", (unsigned long long)listed.version);
     if ((rc = load(&v, name, CS_META_SNAPSHOT, CS_META_SNAPSHOT_MAX, &snapshot, err)) < 0 ||
-        (rc = cs_meta_verify_snapshot(root, r.timestamp, NULL, snapshot, now, err)) < 0 ||
+        (rc = explain_expiry(&v,
+                             cs_meta_verify_snapshot(root, r.timestamp, NULL, snapshot, now, err),
+                             snapshot, "snapshot", err)) < 0 ||
         (rc = check_same(&v, "snapshot.json", snapshot, CS_META_SNAPSHOT, CS_META_SNAPSHOT_MAX,
                          err)) < 0)
         goto out;
@@ -266,7 +291,8 @@ int cs_repo_verify(const char *dir, const char *trusted_root, time_t now, cs_rep
     cs_meta_find_file(snapshot, "targets.json", &listed, NULL);
     snprintf(name, sizeof(name), "%llu.targets.json", (unsigned long long)listed.version);
     if ((rc = load(&v, name, CS_META_TARGETS, CS_META_TARGETS_MAX, &targets, err)) < 0 ||
-        (rc = cs_meta_verify_targets(root, snapshot, targets, now, err)) < 0 ||
+        (rc = explain_expiry(&v, cs_meta_verify_targets(root, snapshot, targets, now, err), targets,
+                             "targets", err)) < 0 ||
         (rc = check_same(&v, "targets.json", targets, CS_META_TARGETS, CS_META_TARGETS_MAX, err)) <
             0)
         goto out;

@@ -42,7 +42,17 @@ run 2 "init without --keys" cs repo init repo
 expect_output "init names --keys" '--keys DIR is required'
 run 1 "init with keys inside the repository" cs repo init repo --keys repo/keys
 expect_output "keys inside named" 'is inside the repository folder'
+[ ! -e repo ] && pass "rejected init creates no folder" || fail "rejected init creates no folder"
+run 1 "init with keys inside through .." cs repo init repo --keys other/../repo/keys
+[ ! -e repo ] && [ ! -e other ] && pass "rejected init through .. creates no folder" ||
+    fail "rejected init through .. creates no folder"
+run 1 "init with a key folder that cannot be made" cs repo init new/repo --keys missing/keys
+[ ! -e new ] && pass "failed init removes the folders it made" ||
+    fail "failed init removes the folders it made"
 rm -rf repo
+run 0 "repo help leaves out --store" cs repo add --help
+expect_absent "no --store in repo help" '--store'
+run 2 "repo commands reject --store" cs repo verify repo --store store
 run 0 "init" cs repo init repo --keys keys
 expect_output "init says where keys go" 'offline'
 for f in 1.root.json root.json targets.json 1.targets.json snapshot.json 1.snapshot.json timestamp.json; do
@@ -110,8 +120,15 @@ echo '// other content' >>hello-1.1b/main.js
 cs pack hello-1.1b --key publisher.key --out hello-1.1.0b.csa >/dev/null
 run 1 "add other content under a published version" cs repo add repo hello-1.1.0b.csa --channel beta --keys keys --trusted-key publisher.pub
 expect_output "republish message" 'already lists com.example.hello version 1.1.0 with another package index'
-run 1 "add with an invalid channel" cs repo add repo hello-1.1.0.csa --channel 'Stable!' --keys keys --trusted-key publisher.pub
-expect_output "invalid channel named" "channel name 'Stable!' is invalid"
+before=$(hashes)
+run 2 "add with an invalid channel" cs repo add repo hello-1.1.0.csa --channel 'Stable!' --keys keys --trusted-key publisher.pub
+expect_output "invalid channel named" "channel name 'Stable!' is invalid: use 1 to 64 bytes of a-z"
+run 2 "promote to an invalid channel" cs repo promote repo com.example.hello 1.0.0 --channel Stable --keys keys
+expect_output "promote names the channel" "channel name 'Stable' is invalid"
+run 2 "promote an invalid version" cs repo promote repo com.example.hello 1.0 --channel stable --keys keys
+expect_output "invalid version named" "version '1.0' is invalid: use a semantic version"
+run 2 "promote an invalid app id" cs repo promote repo Com.Example 1.0.0 --channel stable --keys keys
+[ "$before" = "$(hashes)" ] && pass "usage errors change no metadata" || fail "usage errors change no metadata"
 
 # Promoting.
 run 0 "promote 1.1.0 to stable" cs repo promote repo com.example.hello 1.1.0 --channel stable --keys keys
@@ -156,13 +173,20 @@ run 3 "timestamp with the wrong key" cs repo timestamp repo --keys online
 expect_output "wrong key named" 'is not a key that may sign timestamp metadata'
 
 # Expiry.
+recent=$(date -u -d '-60 seconds' +%Y-%m-%dT%H:%M:%SZ)
+run 0 "write a timestamp inside the clock skew" cs repo timestamp repo --keys keys --expires "$recent"
+expect_output "skew allowance stated" "clients accept this timestamp until .* \\(300 s of clock skew\\), then reject it"
+run 0 "verify accepts it within the clock skew" cs repo verify repo
+expect_output "text output shows the real expiry" "timestamp [0-9]+ \\(expires $recent\\)"
 run 0 "write an expired timestamp" cs repo timestamp repo --keys keys --expires 2020-01-01T00:00:00Z
-expect_output "past expiry warned" 'in the past'
+expect_output "past expiry warned" 'in the past; clients reject this timestamp now'
 run 1 "verify reports the expired timestamp" cs repo verify repo
-expect_output "expiry named" 'timestamp.json expired at 2020-01-01T00:00:00Z'
+expect_output "expiry named" 'timestamp.json: the timestamp role expired at 2020-01-01T00:00:00Z'
+expect_output "renewal command named" "renew it with 'cashstory repo timestamp repo --keys KEYDIR'"
+expect_absent "no clock blamed" 'desktop clock'
 run 0 "timestamp refreshes" cs repo timestamp repo --keys keys
 run 0 "verify after refresh" cs repo verify repo
-expect_output "verify counts blobs" "1 apps, 2 versions, $(ls repo/blobs/sha256 | wc -l) blobs"
+expect_output "verify counts blobs" "1 app, 2 versions, $(ls repo/blobs/sha256 | wc -l) blobs"
 
 # Keeping metadata fresh when nothing is published.
 run 0 "resign targets" cs repo resign repo targets --keys keys
@@ -197,6 +221,7 @@ run 0 "verify after the resigns" cs repo verify repo
 for role in timestamp snapshot targets root; do
     run 0 "rotate the $role key" cs repo rotate-key repo $role --keys keys
     expect_output "rotate $role names the new key" 'new key id: [0-9a-f]{64}'
+    expect_absent "rotate $role prints no zero time" '1970-01-01'
     [ -f keys/$role.retired-$(($(json_get repo/root.json 's["version"]') - 1)).key ] &&
         pass "old $role key kept" || fail "old $role key kept"
 done
@@ -212,13 +237,28 @@ run 0 "verify follows the root chain" cs repo verify repo
 expect_output "verify reaches root 5" 'root 5'
 cp repo/1.root.json trusted-root.json
 run 0 "verify from a root outside the folder" cs repo verify repo --root trusted-root.json
+python3 - trusted-root.json typo-root.json <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+doc["signed"]["fromat"] = doc["signed"].pop("format")
+json.dump(doc, open(sys.argv[2], "w"))
+EOF
+run 1 "verify from a root with a misspelled field" cs repo verify repo --root typo-root.json
+expect_output "misspelled field named" "typo-root.json: signed: unknown field 'fromat' \\(did you mean 'format'\\?\\)"
 run 1 "rotate an unknown role" cs repo rotate-key repo publisher --keys keys
 expect_output "unknown role message" "role 'publisher' is not root, targets, snapshot or timestamp"
 run 3 "old keys no longer sign" cs repo timestamp repo --keys online
 
 # Delegation: the acme role may publish com.acme.* only.
 run 2 "delegate without patterns" cs repo delegate repo acme --keys keys
+run 2 "delegate an invalid role name" cs repo delegate repo ../acme --pattern 'com.acme.*' --keys keys
+expect_output "invalid role named" "role name '../acme' is invalid: use 1 to 64 bytes of a-z, 0-9 and '-'"
+run 2 "delegate an invalid pattern" cs repo delegate repo acme --pattern 'com.acme*' --keys keys
+expect_output "invalid pattern named" "pattern 'com.acme\\*' is invalid"
+[ ! -e keys/delegation-acme.key ] && pass "usage errors generate no key" || fail "usage errors generate no key"
+targets_version=$(json_get repo/targets.json 's["version"]')
 run 0 "delegate com.acme.*" cs repo delegate repo acme --pattern 'com.acme.*' --keys keys
+expect_output "delegate names each file" "published: root 5, targets $((targets_version + 1)), acme 1, snapshot"
 [ -f keys/delegation-acme.key ] && pass "delegation key generated" || fail "delegation key generated"
 [ -f repo/delegations/acme.json ] && [ -f repo/delegations/1.acme.json ] &&
     pass "empty delegated file written" || fail "empty delegated file written"
@@ -234,10 +274,16 @@ run 1 "publisher cannot add another publisher's app" cs repo add repo hello-1.1.
 expect_output "targets key needed" 'acme/targets.key not found'
 run 1 "delegating an app the top level lists" cs repo delegate repo hello --pattern com.example.hello --keys keys
 expect_output "overlap named" "app 'com.example.hello' is delegated to role 'hello'"
+[ ! -e keys/delegation-hello.key ] && [ ! -e keys/delegation-hello.pub ] &&
+    pass "failed delegate removes its new key" || fail "failed delegate removes its new key"
 run 1 "patterns that exclude a listed app" cs repo delegate repo acme --pattern 'com.acme.tools.*' --keys keys
 expect_output "excluded app named" "role 'acme' lists app 'com.acme.chart', which the new delegations no longer give it"
 run 0 "verify with a delegation" cs repo verify repo
-expect_output "verify counts the delegation" '1 delegations, 2 apps, 3 versions'
+expect_output "verify counts the delegation" '1 delegation, 2 apps, 3 versions'
+run 0 "delegate again with the same key" cs repo delegate repo acme --pattern 'com.acme.*' --pattern 'org.acme.tools' --keys keys
+expect_output "existing key not called new" '^key id: [0-9a-f]{64}'
+expect_output "unchanged delegated file not listed" 'published: root 5, targets [0-9]+, snapshot'
+expect_absent "no acme version" 'acme [0-9]'
 
 # A package signed with an X.509 code-signing certificate has no signer key
 # blob; repo verify checks its CMS signature.
@@ -269,8 +315,13 @@ cmp -s repo/6.root.json repo/root.json && pass "root.json is root 6" || fail "ro
 run 0 "openssl verifies root 6 with the keys of root 5" by_hand verify repo/6.root.json repo/5.root.json
 run 0 "resign a delegated role" cs repo resign repo acme --keys acme
 expect_output "resign acme publishes" 'published: root 6, acme [0-9]+'
+run 0 "resign acme as JSON" cs repo resign repo acme --keys acme --json
+expect_output "JSON names the role version" '"role_version": [1-9][0-9]*'
+expect_output "JSON targets version 0" '"targets_version": 0'
+run 0 "resign root as JSON" cs repo resign repo root --keys keys --json
+expect_absent "JSON without a timestamp has no expiry" 'timestamp_expires'
 run 0 "verify after the root resign" cs repo verify repo
-expect_output "verify reaches root 6" 'root 6'
+expect_output "verify reaches root 7" 'root 7'
 
 # Verify finds damage.
 chmod u+w "repo/blobs/sha256/$main_sha"
