@@ -4,6 +4,7 @@
 #include "package/store.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -68,13 +69,20 @@ static int run_list(cli *c)
     int rc = cs_store_list(cli_store(c), &apps, &n, &err);
     if (rc < 0)
         return cli_fail(c, rc, &err);
+    /* A version that an update staged for the app's next start. */
+    char **staged = calloc(n ? n : 1, sizeof(*staged));
+    for (size_t i = 0; staged && i < n; i++)
+        cs_store_link_version(cli_store(c), apps[i].id, "next", NULL, &staged[i], NULL);
     if (c->json) {
         json_t *list = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(list,
-                                  json_pack("{s:s, s:s, s:s?, s:s?, s:s}", "id", apps[i].id,
-                                            "version", apps[i].version, "signer", apps[i].signer,
-                                            "origin", apps[i].origin, "path", apps[i].path));
+        for (size_t i = 0; i < n; i++) {
+            json_t *app = json_pack("{s:s, s:s, s:s?, s:s?, s:s}", "id", apps[i].id, "version",
+                                    apps[i].version, "signer", apps[i].signer, "origin",
+                                    apps[i].origin, "path", apps[i].path);
+            if (staged && staged[i])
+                json_object_set_new(app, "staged", json_string(staged[i]));
+            json_array_append_new(list, app);
+        }
         cli_print_json(list);
         json_decref(list);
     } else if (n == 0) {
@@ -91,7 +99,15 @@ static int run_list(cli *c)
             printf("%-32s %-12s %-20s %s\n", apps[i].id, apps[i].version, shown,
                    cli_safe(apps[i].origin ? apps[i].origin : "-"));
         }
+        for (size_t i = 0; staged && i < n; i++) {
+            if (staged[i])
+                printf("%s: %s is staged and becomes current at the next start\n", apps[i].id,
+                       cli_safe(staged[i]));
+        }
     }
+    for (size_t i = 0; staged && i < n; i++)
+        free(staged[i]);
+    free(staged);
     cs_store_list_free(apps, n);
     return CS_EXIT_OK;
 }

@@ -35,14 +35,38 @@ static int load_config(const cli *c, cs_policy *policy, cs_trust *trust, cs_erro
 
 static json_t *app_json(const cs_update_app *app)
 {
-    json_t *j = json_pack(
-        "{s:s, s:s, s:s, s:s?, s:s?, s:s, s:s, s:I, s:i, s:i, s:i}", "id", app->id, "repository",
-        app->repository, "channel", app->channel, "installed",
-        app->installed[0] ? app->installed : NULL, "target", app->target[0] ? app->target : NULL,
-        "status", cs_update_status_name(app->status), "reason", app->reason, "bytes_downloaded",
-        (json_int_t)app->bytes_downloaded, "files_total", (int)app->files_total, "files_downloaded",
-        (int)app->files_downloaded, "files_reused", (int)app->files_reused);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:i, s:i, s:i}", "id", app->id,
+                          "repository", app->repository, "channel", app->channel, "status",
+                          cs_update_status_name(app->status), "reason", app->reason,
+                          "bytes_downloaded", (json_int_t)app->bytes_downloaded, "files_total",
+                          (int)app->files_total, "files_downloaded", (int)app->files_downloaded,
+                          "files_reused", (int)app->files_reused);
+    /* Absent, not null, when there is no such version. */
+    if (app->installed[0])
+        json_object_set_new(j, "installed", json_string(app->installed));
+    if (app->target[0])
+        json_object_set_new(j, "target", json_string(app->target));
     return j;
+}
+
+/* The exit status of a run: 3 when something did not verify, 1 when an app
+ * failed otherwise or when a policy error holds every app, else 0. */
+static int exit_status(const cs_update_app *apps, size_t n)
+{
+    int status = CS_EXIT_OK;
+    size_t policy_errors = 0;
+    for (size_t i = 0; i < n; i++) {
+        policy_errors += apps[i].policy_error;
+        if (apps[i].status != CS_UPDATE_FAILED)
+            continue;
+        int code = -apps[i].error;
+        int s = code == CS_EVERIFY || code == CS_EUNTRUSTED ? CS_EXIT_VERIFY : CS_EXIT_ERROR;
+        if (s > status)
+            status = s;
+    }
+    if (n > 0 && policy_errors == n && status == CS_EXIT_OK)
+        status = CS_EXIT_ERROR;
+    return status;
 }
 
 static int run_update(cli *c)
@@ -54,9 +78,11 @@ static int run_update(cli *c)
     if (rc < 0)
         return cli_fail(c, rc, &err);
 
+    bool missing_ok = false;
     cs_update_request req = {
         .store = cli_store(c),
         .policy = &policy,
+        .policy_location = cs_policy_location(c->policy, &missing_ok),
         .trust = &trust,
         .ids = c->argv,
         .nids = (size_t)c->argc,
@@ -71,15 +97,7 @@ static int run_update(cli *c)
     if (rc < 0)
         return cli_fail(c, rc, &err);
 
-    int status = CS_EXIT_OK;
-    for (size_t i = 0; i < n; i++) {
-        if (apps[i].status != CS_UPDATE_FAILED)
-            continue;
-        int code = -apps[i].error;
-        int s = code == CS_EVERIFY || code == CS_EUNTRUSTED ? CS_EXIT_VERIFY : CS_EXIT_ERROR;
-        if (s > status)
-            status = s;
-    }
+    int status = exit_status(apps, n);
 
     if (c->json) {
         json_t *list = json_array();
@@ -97,7 +115,8 @@ static int run_update(cli *c)
             FILE *out = app->status == CS_UPDATE_FAILED ? stderr : stdout;
             fprintf(out, "%s: %s: %s", app->id, cs_update_status_name(app->status),
                     cli_safe(app->reason));
-            if (app->status == CS_UPDATE_INSTALLED || app->status == CS_UPDATE_STAGED)
+            if ((app->status == CS_UPDATE_INSTALLED || app->status == CS_UPDATE_STAGED) &&
+                app->files_total > 0)
                 fprintf(out, " (%u of %u files downloaded, %" PRIu64 " bytes; %u reused)",
                         app->files_downloaded, app->files_total, app->bytes_downloaded,
                         app->files_reused);
@@ -135,7 +154,8 @@ static const cli_option update_options[] = {
     {"check", OPT_CHECK, NULL, "report what would change and why; download and install nothing"},
     {"policy", OPT_POLICY, "PATH",
      "policy folder or file (default: $CASHSTORY_POLICY, else " CS_POLICY_DEFAULT_DIR ")"},
-    {"verbose", OPT_VERBOSE, NULL, "print each download and install step on standard error"},
+    {"verbose", OPT_VERBOSE, NULL,
+     "print each app's update, each file download and each install on standard error"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -151,8 +171,10 @@ const cli_command cmd_update = {
                    "verified against the trust configuration before it is installed next to the\n"
                    "old version. Prints one line per app: ID: STATUS: REASON, where STATUS is\n"
                    "current, available, installed, staged, pinned, outside-window,\n"
-                   "not-in-rollout, held or failed. Exit status 1 when an app failed, 3 when\n"
-                   "metadata, a package or its signer did not verify. See docs/update.md.",
+                   "not-in-rollout, held or failed. Exit status 3 when metadata, a package or\n"
+                   "its signer did not verify, 1 when an app failed otherwise or a policy error\n"
+                   "holds every app, else 0. --json prints the report whatever the status.\n"
+                   "See docs/update.md.",
     .options = update_options,
     .min_args = 0,
     .max_args = 1024,
@@ -166,7 +188,8 @@ const cli_command cmd_rollback = {
     .summary = "Switch an app back to the version its last update replaced.",
     .description = "Swaps the app's current and previous versions in one rename each, so running\n"
                    "rollback again undoes it. The version rolled back from is recorded, and later\n"
-                   "updates skip it until the repository offers a newer one.",
+                   "updates skip it until the channel names another version; rolling back to it\n"
+                   "accepts it again.",
     .options = NULL,
     .min_args = 1,
     .max_args = 1,

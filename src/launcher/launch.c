@@ -102,8 +102,12 @@ static int verify_app(const cs_launch_request *r, cs_launch *l, cs_error *err)
          * now. Without write access to the store, the current one runs. */
         bool activated = false;
         cs_store_activate_next(r->store, target, &activated, NULL);
-        if (activated && r->log)
-            fprintf(r->log, "%s: switched to the version staged by the last update\n", target);
+        if (activated && r->log) {
+            cs_autofree char *version = NULL;
+            cs_store_link_version(r->store, target, "current", NULL, &version, NULL);
+            fprintf(r->log, "%s: switched to version %s, which the last update staged\n", target,
+                    version ? version : "(unreadable)");
+        }
         rc = cs_store_app_path(r->store, target, &path, err);
         if (rc < 0)
             return rc;

@@ -78,9 +78,11 @@ static void run_update(job *j, const cs_policy *policy, const cs_trust *trust)
     cs_policy_repository repo;
     if (cs_policy_repositories(policy, &repo, 1) == 0)
         return;
+    bool missing_ok = false;
     cs_update_request req = {
         .store = j->agent->config.store,
         .policy = policy,
+        .policy_location = cs_policy_location(j->agent->config.policy_location, &missing_ok),
         .trust = trust,
     };
     cs_update_app *apps = NULL;

@@ -240,11 +240,121 @@ static int copy_verified(const char *source, int stage_fd, const char *rel, uint
     return rc;
 }
 
+/* The versions of an app in the store (current, previous and a staged
+ * next), whose files an update copies instead of downloading them. */
+#define LOCAL_VERSIONS 3
+
+typedef struct local_version {
+    char *dir;
+    char *version;
+    cs_index index;
+    bool have_index;
+    const cs_index_file **by_digest; /* index.files sorted by SHA-256 */
+} local_version;
+
+typedef struct local_files {
+    local_version versions[LOCAL_VERSIONS];
+} local_files;
+
+static int compare_digest(const void *a, const void *b)
+{
+    const cs_index_file *x = *(const cs_index_file *const *)a;
+    const cs_index_file *y = *(const cs_index_file *const *)b;
+    return memcmp(x->sha256, y->sha256, CS_SHA256_LEN);
+}
+
+static void local_version_load(const char *store, const char *id, const char *link,
+                               local_version *v)
+{
+    if (cs_store_link_version(store, id, link, &v->dir, &v->version, NULL) < 0)
+        return;
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/%s", v->dir, CS_META_INDEX);
+    uint8_t *data = NULL;
+    size_t len = 0;
+    if (cs_read_file(path, CS_INDEX_MAX_BYTES, &data, &len, NULL) < 0)
+        return;
+    v->have_index = cs_index_parse(data, len, &v->index, NULL) == 0;
+    free(data);
+    if (!v->have_index)
+        return;
+    v->by_digest = calloc(v->index.nfiles ? v->index.nfiles : 1, sizeof(*v->by_digest));
+    if (!v->by_digest)
+        return;
+    for (size_t i = 0; i < v->index.nfiles; i++)
+        v->by_digest[i] = &v->index.files[i];
+    qsort(v->by_digest, v->index.nfiles, sizeof(*v->by_digest), compare_digest);
+}
+
+static void local_files_load(const char *store, const char *id, local_files *f)
+{
+    static const char *const links[LOCAL_VERSIONS] = {"current", "previous", "next"};
+    memset(f, 0, sizeof(*f));
+    for (size_t i = 0; i < LOCAL_VERSIONS; i++)
+        local_version_load(store, id, links[i], &f->versions[i]);
+}
+
+static void local_files_free(local_files *f)
+{
+    for (size_t i = 0; i < LOCAL_VERSIONS; i++) {
+        local_version *v = &f->versions[i];
+        free(v->dir);
+        free(v->version);
+        free(v->by_digest);
+        if (v->have_index)
+            cs_index_free(&v->index);
+    }
+}
+
+/* The path in version v of a file that may have this digest and size, in
+ * buf, or NULL. The index does not list the package's own metadata (rel
+ * below .cashstory/), so that is looked up by its path. The copy checks the
+ * digest either way. */
+static const char *local_file(const local_version *v, const uint8_t digest[CS_SHA256_LEN],
+                              uint64_t size, const char *rel, char *buf, size_t bufsize)
+{
+    if (!v->dir)
+        return NULL;
+    if (strncmp(rel, CS_META_DIR "/", strlen(CS_META_DIR) + 1) == 0) {
+        snprintf(buf, bufsize, "%s/%s", v->dir, rel);
+        return buf;
+    }
+    if (!v->by_digest)
+        return NULL;
+    cs_index_file want = {.size = size};
+    memcpy(want.sha256, digest, CS_SHA256_LEN);
+    const cs_index_file *key = &want;
+    const cs_index_file **hit =
+        bsearch(&key, v->by_digest, v->index.nfiles, sizeof(*v->by_digest), compare_digest);
+    if (!hit || (*hit)->size != size)
+        return NULL;
+    snprintf(buf, bufsize, "%s/%s", v->dir, (*hit)->path);
+    return buf;
+}
+
+/* Add to the message of a failed blob download which file of which version
+ * it was and what to do about it. */
+static int blob_failed(const repo_session *s, const cs_update_app *app, const char *rel, int rc,
+                       cs_error *err)
+{
+    cs_error_prefix(err, "%s of %s %s", rel, app->id, app->target);
+    if (rc == -ENOENT)
+        update_error_append(err, "; the repository lacks this file, so tell its publisher (who can "
+                                 "find such gaps with 'cashstory repo verify')");
+    else if (rc == -CS_EVERIFY || rc == -EFBIG)
+        update_error_append(err,
+                            "; the repository or the server sent other content than the signed "
+                            "metadata lists, so tell the publisher of repository '%s' (who can "
+                            "check it with 'cashstory repo verify')",
+                            s->config.name);
+    return repo_fetch_failed(s, rc, err);
+}
+
 /* Put the blob with this digest and size at rel below stage_fd: copied
- * from local (a file of the installed version, may be NULL), else from
- * the blob cache, else downloaded into the cache first. */
+ * from a version in the store, else from the blob cache, else downloaded
+ * into the cache first. */
 static int stage_blob(run *r, repo_session *s, const uint8_t digest[CS_SHA256_LEN], uint64_t size,
-                      const char *local, int stage_fd, const char *rel, unsigned mode,
+                      const local_files *local, int stage_fd, const char *rel, unsigned mode,
                       cs_update_app *app, cs_error *err)
 {
     /* Only the package's own files count in files_downloaded and
@@ -252,9 +362,13 @@ static int stage_blob(run *r, repo_session *s, const uint8_t digest[CS_SHA256_LE
     bool app_file = strncmp(rel, CS_META_DIR "/", strlen(CS_META_DIR) + 1) != 0;
     char hex[CS_SHA256_HEX_LEN + 1];
     cs_hex_encode(digest, CS_SHA256_LEN, hex);
-    if (local && copy_verified(local, stage_fd, rel, size, digest, mode, NULL) == 0) {
-        app->files_reused += app_file;
-        return 0;
+    for (size_t i = 0; i < LOCAL_VERSIONS; i++) {
+        char path[PATH_MAX * 2];
+        const char *source = local_file(&local->versions[i], digest, size, rel, path, sizeof(path));
+        if (source && copy_verified(source, stage_fd, rel, size, digest, mode, NULL) == 0) {
+            app->files_reused += app_file;
+            return 0;
+        }
     }
     char cached[PATH_MAX + 80];
     snprintf(cached, sizeof(cached), "%s/%s", r->blobs_dir, hex);
@@ -270,11 +384,12 @@ static int stage_blob(run *r, repo_session *s, const uint8_t digest[CS_SHA256_LE
     cs_autofree char *url = repo_blob_url(s, hex);
     if (!url)
         return cs_error_set(err, ENOMEM, "out of memory");
+    say(r, "%s: downloading %s (%" PRIu64 " bytes) from %s", app->id, rel, size, url);
     cs_fetch_stats stats = {0};
     int rc = cs_fetch_file(&s->fetch, url, cached, size, digest, &stats, err);
     app->bytes_downloaded += stats.bytes_received;
     if (rc < 0)
-        return rc;
+        return blob_failed(s, app, rel, rc, err);
     app->files_downloaded += app_file;
     if (stats.resumed_from > 0)
         say(r, "%s: resumed %s at byte %" PRIu64, app->id, rel, stats.resumed_from);
@@ -286,67 +401,6 @@ static int decode_digest(const char *hex, uint8_t out[CS_SHA256_LEN], cs_error *
     if (cs_hex_decode(hex, out, CS_SHA256_LEN) < 0)
         return cs_error_set(err, EINVAL, "invalid SHA-256 '%s' in repository metadata", hex);
     return 0;
-}
-
-/* Files of the installed version, sorted by digest, for reuse. */
-typedef struct installed_files {
-    char *dir;
-    cs_index index;
-    bool have_index;
-    const cs_index_file **by_digest;
-} installed_files;
-
-static int compare_digest(const void *a, const void *b)
-{
-    const cs_index_file *x = *(const cs_index_file *const *)a;
-    const cs_index_file *y = *(const cs_index_file *const *)b;
-    return memcmp(x->sha256, y->sha256, CS_SHA256_LEN);
-}
-
-static void installed_files_load(const char *store, const char *id, installed_files *f)
-{
-    memset(f, 0, sizeof(*f));
-    if (cs_store_link_version(store, id, "current", &f->dir, NULL, NULL) < 0)
-        return;
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof(path), "%s/%s", f->dir, CS_META_INDEX);
-    uint8_t *data = NULL;
-    size_t len = 0;
-    if (cs_read_file(path, CS_INDEX_MAX_BYTES, &data, &len, NULL) < 0)
-        return;
-    f->have_index = cs_index_parse(data, len, &f->index, NULL) == 0;
-    free(data);
-    if (!f->have_index)
-        return;
-    f->by_digest = calloc(f->index.nfiles ? f->index.nfiles : 1, sizeof(*f->by_digest));
-    if (!f->by_digest)
-        return;
-    for (size_t i = 0; i < f->index.nfiles; i++)
-        f->by_digest[i] = &f->index.files[i];
-    qsort(f->by_digest, f->index.nfiles, sizeof(*f->by_digest), compare_digest);
-}
-
-static void installed_files_free(installed_files *f)
-{
-    free(f->dir);
-    free(f->by_digest);
-    if (f->have_index)
-        cs_index_free(&f->index);
-}
-
-/* Path of an installed file with this digest and size, in buf, or NULL. */
-static const char *installed_file_with(const installed_files *f, const cs_index_file *want,
-                                       char *buf, size_t size)
-{
-    if (!f->by_digest)
-        return NULL;
-    const cs_index_file *key = want;
-    const cs_index_file **hit =
-        bsearch(&key, f->by_digest, f->index.nfiles, sizeof(*f->by_digest), compare_digest);
-    if (!hit || (*hit)->size != want->size)
-        return NULL;
-    snprintf(buf, size, "%s/%s", f->dir, (*hit)->path);
-    return buf;
 }
 
 /* Check the publisher signature of the staged index before any app file is
@@ -442,8 +496,8 @@ static int download_and_install(run *r, repo_session *s, const cs_meta_target *t
     if (stage_fd < 0)
         return cs_error_errno(err, errno, "cannot open %s", stage_path);
 
-    installed_files installed;
-    installed_files_load(store, app->id, &installed);
+    local_files local;
+    local_files_load(store, app->id, &local);
     cs_index index;
     bool have_index = false;
 
@@ -463,7 +517,7 @@ static int download_and_install(run *r, repo_session *s, const cs_meta_target *t
         uint8_t digest[CS_SHA256_LEN];
         rc = decode_digest(meta[i].hash->sha256, digest, err);
         if (rc == 0)
-            rc = stage_blob(r, s, digest, meta[i].hash->size, NULL, stage_fd, meta[i].rel, 0444,
+            rc = stage_blob(r, s, digest, meta[i].hash->size, &local, stage_fd, meta[i].rel, 0444,
                             app, err);
     }
     if (rc == 0) {
@@ -488,11 +542,9 @@ static int download_and_install(run *r, repo_session *s, const cs_meta_target *t
 
     /* The manifest next, so that a runtime mismatch stops before the rest. */
     const cs_index_file *manifest = rc == 0 ? cs_index_find(&index, CS_MANIFEST_NAME) : NULL;
-    char local[PATH_MAX * 2];
     if (rc == 0 && manifest) {
-        rc = stage_blob(r, s, manifest->sha256, manifest->size,
-                        installed_file_with(&installed, manifest, local, sizeof(local)), stage_fd,
-                        manifest->path, manifest->mode & 0555, app, err);
+        rc = stage_blob(r, s, manifest->sha256, manifest->size, &local, stage_fd, manifest->path,
+                        manifest->mode & 0555, app, err);
         if (rc == 0)
             rc = check_runtime(r, stage_fd, app, err);
     }
@@ -504,9 +556,8 @@ static int download_and_install(run *r, repo_session *s, const cs_meta_target *t
         const cs_index_file *f = &index.files[i];
         if (f == manifest)
             continue;
-        rc = stage_blob(r, s, f->sha256, f->size,
-                        installed_file_with(&installed, f, local, sizeof(local)), stage_fd, f->path,
-                        f->mode & 0555, app, err);
+        rc = stage_blob(r, s, f->sha256, f->size, &local, stage_fd, f->path, f->mode & 0555, app,
+                        err);
     }
 
     if (rc == 0 && !held) {
@@ -553,7 +604,7 @@ static int download_and_install(run *r, repo_session *s, const cs_meta_target *t
     }
     if (have_index)
         cs_index_free(&index);
-    installed_files_free(&installed);
+    local_files_free(&local);
     cs_remove_tree_at(staging_fd, name);
     return rc;
 }
@@ -583,8 +634,10 @@ static int session_for(run *r, const cs_policy_update *settings, repo_session **
     if (!settings->repository[0]) {
         if (r->nrepos == 0)
             return cs_error_set(err, ENOENT,
-                                "policy lists no update repository (add \"repositories\" to a "
-                                "policy file)");
+                                "the policy in %s lists no update repository (add "
+                                "\"repositories\" to a policy file there, see docs/update.md)",
+                                r->req->policy_location ? r->req->policy_location
+                                                        : "the policy location");
         return cs_error_set(err, ENOENT,
                             "policy lists several repositories but names none for this app "
                             "(set update.repository)");
@@ -613,6 +666,35 @@ static int session_for(run *r, const cs_policy_update *settings, repo_session **
     return 0;
 }
 
+/* Handle a target that an earlier run staged as "next". Returns 1 when it
+ * did (the status is set), 0 when the target is not staged. */
+static int staged_already(run *r, bool at_next_start, cs_update_app *app, cs_error *err)
+{
+    cs_autofree char *staged = NULL;
+    if (!app->installed[0] ||
+        cs_store_link_version(r->req->store, app->id, "next", NULL, &staged, NULL) < 0 ||
+        strcmp(staged, app->target) != 0)
+        return 0;
+    if (at_next_start) {
+        set_reason(app, CS_UPDATE_STAGED, "%s is staged and becomes current at the next start",
+                   app->target);
+        return 1;
+    }
+    /* Policy changed to "immediately" since the version was staged. */
+    if (r->req->check_only) {
+        set_reason(app, CS_UPDATE_AVAILABLE, "%s would be installed (it is staged already)",
+                   app->target);
+        return 1;
+    }
+    bool activated = false;
+    int rc = cs_store_activate_next(r->req->store, app->id, &activated, err);
+    if (rc < 0)
+        return rc;
+    set_reason(app, CS_UPDATE_INSTALLED, "installed %s over %s (staged earlier)", app->target,
+               app->installed);
+    return 1;
+}
+
 /* Decide and act for one app. Returns a negative code when it failed. */
 static int update_app(run *r, const char *id, const cs_installed_app *installed, cs_update_app *app,
                       cs_error *err)
@@ -623,6 +705,7 @@ static int update_app(run *r, const char *id, const cs_installed_app *installed,
     snprintf(app->repository, sizeof(app->repository), "%s", settings.repository);
     if (settings.denied[0]) {
         set_reason(app, CS_UPDATE_HELD, "%s", settings.denied);
+        app->policy_error = true;
         return 0;
     }
 
@@ -638,18 +721,28 @@ static int update_app(run *r, const char *id, const cs_installed_app *installed,
     /* An app installed from a file, which the repository does not publish,
      * stays as it is when the run covers every installed app. */
     const json_t *listed = json_object_get(cs_meta_signed(targets), "targets");
-    if (r->req->nids == 0 && installed && !json_object_get(listed, id)) {
-        set_reason(app, CS_UPDATE_CURRENT, "repository '%s' does not publish it; %s stays",
-                   settings.repository, installed->version);
-        return 0;
+    if (!json_object_get(listed, id)) {
+        if (r->req->nids == 0 && installed) {
+            set_reason(app, CS_UPDATE_CURRENT, "repository '%s' does not publish it; %s stays",
+                       settings.repository, installed->version);
+            return 0;
+        }
+        return cs_error_set(err, ENOENT, "repository '%s' (%s) does not publish app '%s'",
+                            settings.repository, s->base_url, id);
     }
 
     cs_meta_target target;
     const char *installed_version = app->installed;
     if (settings.pinned[0]) {
         rc = cs_meta_find_target(targets, id, NULL, settings.pinned, &target, err);
+        if (rc == -ENOENT)
+            return cs_error_set(err, ENOENT,
+                                "policy pins version %s, but repository '%s' (%s) has no version "
+                                "'%s' of app '%s'",
+                                settings.pinned, settings.repository, s->base_url, settings.pinned,
+                                id);
         if (rc < 0)
-            return cs_error_prefix(err, "pinned version %s", settings.pinned);
+            return rc;
         snprintf(app->target, sizeof(app->target), "%s", settings.pinned);
         if (strcmp(installed_version, settings.pinned) == 0) {
             cs_meta_target offered;
@@ -664,6 +757,11 @@ static int update_app(run *r, const char *id, const cs_installed_app *installed,
         }
     } else {
         rc = cs_meta_find_target(targets, id, settings.channel, NULL, &target, err);
+        if (rc == -ENOENT)
+            return cs_error_set(err, ENOENT,
+                                "repository '%s' (%s) has no version of app '%s' on channel '%s' "
+                                "(check update.channel in policy)",
+                                settings.repository, s->base_url, id, settings.channel);
         if (rc < 0)
             return rc;
         snprintf(app->target, sizeof(app->target), "%s", target.version);
@@ -695,8 +793,11 @@ static int update_app(run *r, const char *id, const cs_installed_app *installed,
         if (rejected) {
             const char *why = json_string_value(json_object_get(rejected, "reason"));
             set_reason(app, CS_UPDATE_HELD,
-                       "%s was rolled back on this desktop (%s); waiting for a newer version",
-                       target.version, why ? why : "no reason recorded");
+                       "%s was rolled back on this desktop (%s); update installs the next "
+                       "version that channel %s names, or run 'cashstory rollback %s' to return "
+                       "to %s and accept it",
+                       target.version, why ? why : "no reason recorded", settings.channel, id,
+                       target.version);
             return 0;
         }
         /* A first install has no older version to stay on, so the rollout
@@ -724,8 +825,12 @@ static int update_app(run *r, const char *id, const cs_installed_app *installed,
     if (!cs_update_window_valid(settings.window)) {
         set_reason(app, CS_UPDATE_HELD, "the update window '%s' is invalid (expected HH:MM-HH:MM)",
                    settings.window);
+        app->policy_error = true;
         return 0;
     }
+    rc = staged_already(r, settings.at_next_start, app, err);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
     if (!cs_update_in_window(settings.window, r->now)) {
         set_reason(app, CS_UPDATE_OUTSIDE_WINDOW, "%s waits for the update window %s (local time)",
                    app->target, settings.window);

@@ -55,6 +55,7 @@ typedef struct cs_update_app {
     cs_update_status status;
     char reason[1024]; /* one sentence: why this status */
     int error;         /* negative code when status is CS_UPDATE_FAILED */
+    bool policy_error; /* held because a policy setting for the app is invalid */
     uint64_t bytes_downloaded;
     unsigned files_total;      /* files of the selected version */
     unsigned files_downloaded; /* fetched from the repository */
@@ -64,6 +65,7 @@ typedef struct cs_update_app {
 typedef struct cs_update_request {
     const char *store;
     const cs_policy *policy;
+    const char *policy_location; /* where policy was read, for messages; may be NULL */
     const cs_trust *trust;
     char *const *ids; /* apps to update (installed or not); all installed apps when nids is 0 */
     size_t nids;
@@ -114,6 +116,7 @@ bool cs_update_window_valid(const char *window);
 unsigned cs_update_rollout_bucket(const char *machine_id, const char *app_id);
 bool cs_update_in_rollout(const char *machine_id, const char *app_id, unsigned percent);
 
-/* The desktop's machine id: $CASHSTORY_MACHINE_ID when set (for tests and
- * fleet simulations), else the first line of /etc/machine-id. */
+/* The desktop's machine id: $CASHSTORY_MACHINE_ID when it is set and not
+ * empty (for tests and fleet simulations), else the first line of
+ * /etc/machine-id. */
 int cs_update_machine_id(char out[129], cs_error *err);

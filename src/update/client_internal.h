@@ -48,3 +48,10 @@ int repo_targets_for(repo_session *r, const char *app_id, const cs_meta **target
 
 /* URL of the blob with this hex SHA-256, in a new string. */
 char *repo_blob_url(const repo_session *r, const char *sha256_hex);
+
+/* Append what the administrator can check to the message of a failed
+ * download from r (the ca_file setting after a TLS failure). Returns rc. */
+int repo_fetch_failed(const repo_session *r, int rc, cs_error *err);
+
+/* Append formatted text to the message in err (which may be NULL). */
+void update_error_append(cs_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -7,6 +7,7 @@
 #include "common/fsutil.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,11 @@ int repo_session_init(repo_session *r, const cs_policy_repository *config, const
     if (strchr(config->name, '/') || config->name[0] == '.' || !config->name[0])
         return cs_error_set(err, EINVAL, "invalid repository name '%s'", config->name);
     snprintf(r->dir, sizeof(r->dir), "%s/update/repos/%s", store, config->name);
+    if (config->ca_file[0] && access(config->ca_file, R_OK) < 0)
+        return cs_error_errno(err, errno,
+                              "repositories.%s.ca_file: cannot read %s (set it to a PEM file with "
+                              "the CA certificate that issued the repository server's certificate)",
+                              config->name, config->ca_file);
     r->fetch.ca_file = r->config.ca_file[0] ? r->config.ca_file : NULL;
     r->fetch.allow_http = config->allow_http;
     r->fetch.session = cs_fetch_session_new();
@@ -64,6 +70,35 @@ char *repo_blob_url(const repo_session *r, const char *sha256_hex)
     return url;
 }
 
+void update_error_append(cs_error *err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    size_t used = strlen(err->message);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message + used, sizeof(err->message) - used, fmt, ap);
+    va_end(ap);
+}
+
+int repo_fetch_failed(const repo_session *r, int rc, cs_error *err)
+{
+    if (rc != -EPROTO)
+        return rc;
+    if (r->config.ca_file[0])
+        update_error_append(err,
+                            "; check that repositories.%s.ca_file (%s) contains the CA "
+                            "certificate that issued the server's certificate, and that the "
+                            "certificate names the host of the URL",
+                            r->config.name, r->config.ca_file);
+    else
+        update_error_append(err,
+                            "; the system's CAs do not accept the server's certificate (for a "
+                            "private CA, set repositories.%s.ca_file to its PEM file)",
+                            r->config.name);
+    return rc;
+}
+
 /* Download the metadata file name (at most max bytes) and parse it. */
 static int fetch_meta(repo_session *r, const char *name, cs_meta_type type, size_t max,
                       cs_meta **out, uint8_t **bytes, size_t *len, cs_error *err)
@@ -74,7 +109,7 @@ static int fetch_meta(repo_session *r, const char *name, cs_meta_type type, size
         return cs_error_set(err, ENOMEM, "out of memory");
     int rc = cs_fetch_memory(&r->fetch, url, max, bytes, len, &r->stats, err);
     if (rc < 0)
-        return rc;
+        return repo_fetch_failed(r, rc, err);
     rc = cs_meta_parse(*bytes, *len, type, name, out, err);
     if (rc < 0) {
         free(*bytes);
@@ -122,8 +157,12 @@ static int refresh_root(repo_session *r, bool *keys_changed, cs_error *err)
     *keys_changed = false;
     cs_meta *shipped = NULL;
     int rc = cs_meta_load(r->config.root, CS_META_ROOT, CS_META_ROOT_MAX, &shipped, err);
-    if (rc < 0)
-        return cs_error_prefix(err, "trusted root of repository '%s'", r->config.name);
+    if (rc < 0) {
+        cs_error_prefix(err, "repositories.%s.root", r->config.name);
+        update_error_append(err, " (set it to a root metadata file of this repository that you "
+                                 "trust, such as its 1.root.json)");
+        return rc;
+    }
     cs_meta *kept = load_trusted(r, "root.json", CS_META_ROOT, CS_META_ROOT_MAX);
     /* Both were trusted: the policy's file by the administrator, the kept
      * one by an earlier verified chain. The newer one continues. */
@@ -137,9 +176,8 @@ static int refresh_root(repo_session *r, bool *keys_changed, cs_error *err)
 
     for (int step = 0;; step++) {
         if (step == MAX_ROOT_STEPS)
-            return cs_error_set(
-                err, EINVAL, "repository '%s': more than %d root versions after version %" PRIu64,
-                r->config.name, MAX_ROOT_STEPS, cs_meta_version(r->root));
+            return cs_error_set(err, EINVAL, "more than %d root versions after version %" PRIu64,
+                                MAX_ROOT_STEPS, cs_meta_version(r->root));
         char name[64];
         snprintf(name, sizeof(name), "%" PRIu64 ".root.json", cs_meta_version(r->root) + 1);
         cs_meta *next = NULL;
@@ -194,9 +232,8 @@ static int fetch_listed(repo_session *r, const cs_meta_file *entry, cs_meta_type
     *bytes = NULL;
     *len = 0;
     if (entry->hash.size > max)
-        return cs_error_set(err, EFBIG,
-                            "repository '%s': %s is %" PRIu64 " bytes, above the limit of %zu",
-                            r->config.name, entry->name, entry->hash.size, max);
+        return cs_error_set(err, EFBIG, "%s is %" PRIu64 " bytes, above the limit of %zu",
+                            entry->name, entry->hash.size, max);
     if (*trusted && same_file(*trusted, &entry->hash))
         return 0;
 
@@ -286,12 +323,19 @@ int repo_refresh(repo_session *r, cs_error *err)
     }
     if (rc == 0)
         rc = refresh_timestamp(r, err);
+    /* A root or timestamp that the trusted root's keys did not sign most
+     * often means that the configured root belongs to another repository. */
+    if (rc == -CS_EVERIFY && !r->snapshot)
+        update_error_append(err,
+                            "; if this repository did not change its keys, check that "
+                            "repositories.%s.root (%s) is a root file of this repository",
+                            r->config.name, r->config.root);
     if (rc == 0)
         rc = refresh_snapshot(r, err);
     if (rc == 0)
         rc = refresh_targets(r, err);
     if (rc < 0)
-        return cs_error_prefix(err, "repository '%s'", r->config.name);
+        return cs_error_prefix(err, "repository '%s' (%s)", r->config.name, r->base_url);
     return 0;
 }
 
@@ -314,7 +358,7 @@ int repo_targets_for(repo_session *r, const char *app_id, const cs_meta **target
     cs_meta_file entry;
     int rc = cs_meta_find_file(r->snapshot, name, &entry, err);
     if (rc < 0)
-        return cs_error_prefix(err, "repository '%s'", r->config.name);
+        return cs_error_prefix(err, "repository '%s' (%s)", r->config.name, r->base_url);
     cs_meta *fresh = NULL;
     cs_autofree uint8_t *bytes = NULL;
     size_t len = 0;
@@ -331,7 +375,7 @@ int repo_targets_for(repo_session *r, const char *app_id, const cs_meta **target
     }
     if (rc < 0) {
         cs_meta_free(fresh);
-        return cs_error_prefix(err, "repository '%s'", r->config.name);
+        return cs_error_prefix(err, "repository '%s' (%s)", r->config.name, r->base_url);
     }
     r->delegated = grown;
     snprintf(grown[r->ndelegated].role, sizeof(grown[r->ndelegated].role), "%s", role);

@@ -46,7 +46,7 @@ cs install local.csa >/dev/null
 run 0 "update of every app with an unpublished one" cs update
 expect_line "unpublished app stays" "com.example.local: current: repository 'corp' does not publish it; 1.0.0 stays"
 run 1 "update of the unpublished app by name" cs update com.example.local
-expect_output "named unpublished app fails" "com.example.local: failed: .*does not list app 'com.example.local'"
+expect_output "named unpublished app fails" "com.example.local: failed: repository 'corp' \\($NGINX_URL/repo\\) does not publish app 'com.example.local'"
 cs remove com.example.local >/dev/null
 
 # ---- --check --json ----
@@ -77,13 +77,13 @@ expect_line "check: text line" "com.example.hello: available: 1.1.0 would be ins
 nginx_clear_log
 run 0 "update to 1.1.0" cs update
 expect_output "update: status line" "^com.example.hello: installed: installed 1.1.0 over 1.0.0 "
-# cashstory.json and main.js changed; the index, its signature and the key
-# are fetched with every version.
+# cashstory.json and main.js changed; the index and its signature are
+# fetched with every version, the signer key is copied from 1.0.0.
 expect_output "update: two files downloaded, eleven reused" "2 of 13 files downloaded, [0-9]+ bytes; 11 reused"
 [ "$(installed_version)" = 1.1.0 ] && pass "1.1.0 installed" || fail "1.1.0 installed"
 blob_requests=$(nginx_count ' /repo/blobs/')
-[ "$blob_requests" -eq 5 ] && pass "five blob requests (2 files, index, signature, key)" ||
-    fail "five blob requests ($blob_requests)"
+[ "$blob_requests" -eq 4 ] && pass "four blob requests (2 files, index, signature)" ||
+    fail "four blob requests ($blob_requests)"
 [ "$(nginx_count "$(blob_path app/data/file1.bin)")" -eq 0 ] && pass "unchanged file not downloaded" ||
     fail "unchanged file not downloaded"
 [ "$(nginx_count ' /repo/blobs/.* 200 ')" -eq "$blob_requests" ] && pass "every blob request succeeded" ||
@@ -117,8 +117,14 @@ write_policy '{"repository": "corp", "channel": "stable"}' '{}' \
 run 0 "check with a pin" cs update --check
 expect_line "pin: would install the pinned version" \
     "com.example.hello: available: 1.0.0 would be installed (pinned by policy)"
+# 1.2.0 replaced 1.0.0, which stays as previous: going back to it copies
+# every file from there.
+nginx_clear_log
 run 0 "update to the pinned version" cs update
 [ "$(installed_version)" = 1.0.0 ] && pass "pinned 1.0.0 installed" || fail "pinned 1.0.0 installed"
+expect_output "pin: every file reused from the previous version" "0 of 13 files downloaded"
+[ "$(nginx_count ' /repo/blobs/')" -eq 0 ] && pass "pin: no blob downloaded" ||
+    fail "pin: no blob downloaded ($(nginx_count ' /repo/blobs/') requests)"
 run 0 "pinned app stays" cs update --check --json
 [ "$(json_field "$out" com.example.hello status)" = pinned ] && pass "check: pinned" ||
     fail "check: pinned ($out)"
@@ -126,7 +132,7 @@ expect_output "pinned reason names the channel version" "channel stable offers 1
 write_policy '{"repository": "corp", "channel": "stable"}' '{}' \
     '{"com.example.*": {"versions": {"pinned": "9.9.9"}}}'
 run 1 "pin to a version the repository lacks" cs update
-expect_output "missing pinned version named" "pinned version 9.9.9: .*has no version '9.9.9'"
+expect_output "missing pinned version named" "policy pins version 9.9.9, but repository 'corp' \\($NGINX_URL/repo\\) has no version '9.9.9'"
 
 # ---- range and minimum ----
 
@@ -204,14 +210,38 @@ expect_output "staged status" "^com.example.hello: staged: 1.3.0 is downloaded"
 [ "$(installed_version)" = 1.2.0 ] && pass "running version unchanged until the next start" ||
     fail "running version unchanged until the next start"
 [ -L "$CASHSTORY_STORE/apps/com.example.hello/next" ] && pass "next link set" || fail "next link set"
+staged_dir=$(readlink "$CASHSTORY_STORE/apps/com.example.hello/next")
 run 0 "check after staging" cs update --check
-expect_output "staged version not downloaded again" "available: 1.3.0 would be staged"
+expect_line "check reports the staged version" \
+    "com.example.hello: staged: 1.3.0 is staged and becomes current at the next start"
+nginx_clear_log
+run 0 "update after staging" cs update
+expect_line "update reports the staged version" \
+    "com.example.hello: staged: 1.3.0 is staged and becomes current at the next start"
+[ "$(nginx_count ' /repo/blobs/')" -eq 0 ] && pass "staged version not downloaded again" ||
+    fail "staged version not downloaded again ($(nginx_count ' /repo/blobs/') blob requests)"
+[ "$(readlink "$CASHSTORY_STORE/apps/com.example.hello/next")" = "$staged_dir" ] &&
+    pass "staged folder kept" || fail "staged folder kept"
+run 0 "list with a staged version" cs list
+expect_line "list names the staged version" \
+    "com.example.hello: 1.3.0 is staged and becomes current at the next start"
+run 0 "list --json with a staged version" cs list --json
+expect_output "list --json staged field" '"staged": "1.3.0"'
+# Policy turned to "immediately": the staged version becomes current
+# without another download.
+write_policy '{"repository": "corp", "channel": "stable"}'
+nginx_clear_log
+run 0 "update with the staged version, apply immediately" cs update
+expect_line "staged version installed" "com.example.hello: installed: installed 1.3.0 over 1.2.0 (staged earlier)"
+[ "$(nginx_count ' /repo/blobs/')" -eq 0 ] && pass "staged version installed without a download" ||
+    fail "staged version installed without a download"
+[ "$(installed_version)" = 1.3.0 ] && pass "1.3.0 current" || fail "1.3.0 current"
 
 # ---- plain http ----
 
 write_policy '{"repository": "corp", "channel": "stable"}' '{}' '{}' \
     "{\"url\": \"$NGINX_HTTP_URL/repo\", \"root\": \"$CS_TMP/www/repo/1.root.json\"}"
-run 0 "plain http refused" cs update
+run 1 "plain http refused" cs update
 expect_output "plain http: updates held by the policy error" "^com.example.hello: held: .*is plain HTTP"
 write_policy '{"repository": "corp", "channel": "stable"}' '{}' '{}' \
     "{\"url\": \"$NGINX_HTTP_URL/repo\", \"root\": \"$CS_TMP/www/repo/1.root.json\", \"allow_http\": true}"
@@ -266,7 +296,70 @@ run 1 "unknown repository" cs update
 expect_output "unknown repository named" "repository 'other'"
 write_policy '{"repository": "corp", "channel": "beta"}'
 run 1 "channel without the app" cs update com.example.hello
-expect_output "missing channel named" "no version on channel 'beta'"
+expect_output "missing channel named" "repository 'corp' \\($NGINX_URL/repo\\) has no version of app 'com.example.hello' on channel 'beta'"
 run 2 "rollback without an id" cs rollback
+
+# ---- --json output and exit status ----
+
+write_policy '{"repository": "corp", "channel": "stable"}'
+run 1 "check of an app the repository lacks" cs update --check --json com.example.nope
+printf '%s\n' "$out" | python3 -c 'import json, sys
+app = json.load(sys.stdin)["apps"][0]
+sys.exit(0 if app["status"] == "failed" and "target" not in app and "installed" not in app else 1)' &&
+    pass "json: report printed, target and installed absent" ||
+    fail "json: report printed, target and installed absent ($out)"
+expect_output "json: repository named" "repository 'corp' \\($NGINX_URL/repo\\) does not publish app 'com.example.nope'"
+
+# ---- messages for broken repositories and policies ----
+
+echo "// 1.6.0" >>app/main.js
+echo "1.6.0" >app/data/note.txt
+pack_version app 1.6.0
+publish 1.6.0 stable
+note_blob=www$(blob_path app/data/note.txt)
+mv "$note_blob" "$CS_TMP/note.blob"
+run 1 "update with a missing blob" cs update com.example.hello
+expect_output "missing blob: status, file and version named" \
+    "data/note.txt of com.example.hello 1.6.0: $NGINX_URL/repo/blobs/sha256/[0-9a-f]+: not found \\(HTTP 404\\)"
+expect_output "missing blob: what to do" "tell its publisher"
+echo "1.6.X" >"$note_blob"
+run 3 "update with a damaged blob" cs update com.example.hello
+expect_output "damaged blob: file, version and digest named" \
+    "data/note.txt of com.example.hello 1.6.0: .*SHA-256 [0-9a-f]+, expected [0-9a-f]+"
+expect_output "damaged blob: what to do" "cashstory repo verify"
+mv "$CS_TMP/note.blob" "$note_blob"
+nginx_clear_log
+run 0 "verbose update names each download" cs update com.example.hello --verbose
+downloads=$(printf '%s\n' "$out" | grep -c ': downloading ')
+[ "$downloads" -ge 1 ] && [ "$downloads" -eq "$(nginx_count ' /repo/blobs/')" ] &&
+    pass "verbose: one line per blob request ($downloads)" ||
+    fail "verbose: one line per blob request ($downloads lines, $(nginx_count ' /repo/blobs/') requests)"
+
+corp() {
+    write_policy '{"repository": "corp", "channel": "stable"}' '{}' '{}' \
+        "{\"url\": \"$NGINX_URL/repo\", \"root\": \"$1\", \"ca_file\": \"$2\"}"
+}
+corp "$CS_TMP/www/repo/1.root.json" "$NGINX_OTHER_CA"
+run 1 "update with the wrong CA" cs update --check
+expect_output "wrong CA: policy field and path named" \
+    "check that repositories.corp.ca_file \\($NGINX_OTHER_CA\\) contains the CA certificate"
+corp "$CS_TMP/www/repo/1.root.json" "$CS_TMP/absent-ca.pem"
+run 1 "update with a missing CA file" cs update --check
+expect_output "missing CA file: policy field named" \
+    "repositories.corp.ca_file: cannot read $CS_TMP/absent-ca.pem"
+corp "$CS_TMP/absent-root.json" "$NGINX_CA"
+run 1 "update with a missing root file" cs update --check
+expect_output "missing root file: policy field named" \
+    "repositories.corp.root: .*$CS_TMP/absent-root.json.*such as its 1.root.json"
+cs repo init www/other --keys other-keys >/dev/null || fail "init a second repository"
+corp "$CS_TMP/www/other/1.root.json" "$NGINX_CA"
+run 3 "update with another repository's root" cs update --check
+expect_output "wrong root: root setting suggested" \
+    "check that repositories.corp.root \\($CS_TMP/www/other/1.root.json\\) is a root file of this repository"
+mkdir -p "$CS_TMP/no-policy"
+run 1 "update without a repository in policy" env CASHSTORY_POLICY="$CS_TMP/no-policy" \
+    "$CASHSTORY" update com.example.hello
+expect_output "no repository: policy location named" \
+    "the policy in $CS_TMP/no-policy lists no update repository"
 
 finish

@@ -289,7 +289,7 @@ expect_version "certificate: 1.0.0 kept" 1.0.0
 write_policy '{"repository": "corp", "channel": "stable"}' '{}' '{}' \
     "{\"url\": \"$NGINX_HTTP_URL/repo\", \"root\": \"$CS_TMP/www/repo/1.root.json\"}"
 nginx_clear_log
-run 0 "downgrade: plain-HTTP repository held" cs update com.example.hello
+run 1 "downgrade: plain-HTTP repository held" cs update com.example.hello
 expect_output "downgrade: plain HTTP named" "plain HTTP"
 [ "$(nginx_count 'GET ')" -eq 0 ] && pass "downgrade: no request over plain HTTP" ||
     fail "downgrade: no request over plain HTTP"

@@ -43,6 +43,19 @@ expect_output "app installed" "^com.example.hello: installed: installed 1.0.0"
 run 7 "app runs on the runtime package's host" cs run com.example.hello --verbose -- exit:7
 expect_output "launch names the runtime" "runtime 2.0.0 \(installed package\)"
 
+# A version staged for the next start becomes current when the app starts.
+echo "// 1.1.0" >>app/main.js
+pack_version app 1.1.0
+publish 1.1.0 stable
+write_policy '{"repository": "corp", "channel": "stable", "apply": "next-start"}'
+run 0 "stage 1.1.0 for the next start" cs update com.example.hello
+expect_output "1.1.0 staged" "^com.example.hello: staged: 1.1.0"
+run 7 "start with a staged version" cs run com.example.hello --verbose -- exit:7
+expect_output "launch names the staged version" \
+    "com.example.hello: switched to version 1.1.0, which the last update staged"
+[ "$(installed_version)" = 1.1.0 ] && pass "staged version current after the start" ||
+    fail "staged version current after the start"
+
 # A changed file in the runtime package stops the launch.
 host="$(readlink -f "$CASHSTORY_STORE/apps/io.cashstory.runtime/current")/bin/cashstory-app"
 chmod u+w "$host"
