@@ -58,6 +58,14 @@ static bool check_delegation(const cli *c, const char *name)
                 c->command, cli_safe(name), CS_META_NAME_MAX);
         return false;
     }
+    if (strcmp(name, "root") == 0 || strcmp(name, "snapshot") == 0 ||
+        strcmp(name, "timestamp") == 0) {
+        fprintf(stderr,
+                "cashstory %s: role name '%s' is reserved, because 'repo resign' uses it for a "
+                "top-level role; choose another name, such as acme\n",
+                c->command, name);
+        return false;
+    }
     if (c->npatterns > CS_META_MAX_PATTERNS) {
         fprintf(stderr, "cashstory %s: %zu --pattern options given, at most %d\n", c->command,
                 c->npatterns, CS_META_MAX_PATTERNS);
@@ -350,7 +358,8 @@ static const cli_option keys_option[] = {
 
 static const cli_option channel_options[] = {
     {"keys", OPT_KEYS, "DIR", "key folder, outside the repository folder; required"},
-    {"channel", OPT_CHANNEL, "NAME", "channel to point at the version, such as stable; required"},
+    {"channel", OPT_CHANNEL, "NAME",
+     "channel to point at the version: a-z, 0-9, '.', '_' and '-', such as stable; required"},
     {NULL, 0, NULL, NULL},
 };
 

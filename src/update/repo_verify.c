@@ -170,7 +170,7 @@ static int explain_expiry(const verifier *v, int rc, const cs_meta *meta, const 
     char when[21], now[21];
     cs_meta_format_time(cs_meta_expires(meta), when);
     cs_meta_format_time(v->now, now);
-    bool timestamp = strcmp(role, "timestamp") == 0;
+    bool timestamp = cs_meta_get_type(meta) == CS_META_TIMESTAMP;
     return cs_error_set(err, CS_EEXPIRED,
                         "%s: the %s role expired at %s (now %s, clients allow %d s of clock "
                         "skew); renew it with 'cashstory repo %s %s%s%s --keys KEYDIR'",

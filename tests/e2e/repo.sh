@@ -253,6 +253,8 @@ run 3 "old keys no longer sign" cs repo timestamp repo --keys online
 run 2 "delegate without patterns" cs repo delegate repo acme --keys keys
 run 2 "delegate an invalid role name" cs repo delegate repo ../acme --pattern 'com.acme.*' --keys keys
 expect_output "invalid role named" "role name '../acme' is invalid: use 1 to 64 bytes of a-z, 0-9 and '-'"
+run 2 "delegate a reserved role name" cs repo delegate repo snapshot --pattern 'com.acme.*' --keys keys
+expect_output "reserved name named" "role name 'snapshot' is reserved"
 run 2 "delegate an invalid pattern" cs repo delegate repo acme --pattern 'com.acme*' --keys keys
 expect_output "invalid pattern named" "pattern 'com.acme\\*' is invalid"
 [ ! -e keys/delegation-acme.key ] && pass "usage errors generate no key" || fail "usage errors generate no key"
