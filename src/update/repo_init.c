@@ -232,6 +232,19 @@ int cs_repo_init(const char *dir, const char *keys_dir, cs_repo_result *out, cs_
         return cs_error_set(err, EEXIST, "%s already exists; %s is a repository already", existing,
                             dir);
 
+    for (int i = 0; i < 4; i++) {
+        static const char *const exts[] = {"key", "pub"};
+        for (int e = 0; e < 2; e++) {
+            char path[PATH_MAX];
+            snprintf(path, sizeof(path), "%s/%s.%s", keys_dir, cs_meta_role_names[i], exts[e]);
+            if (access(path, F_OK) == 0)
+                return cs_error_set(err, EEXIST,
+                                    "%s already exists; give repo init a --keys folder that "
+                                    "contains no role keys",
+                                    path);
+        }
+    }
+
     cs_autofree char *made_dir = first_missing(dir);
     bool made_keys = access(keys_dir, F_OK) != 0;
     bool made_blobs = access(blobs, F_OK) != 0;

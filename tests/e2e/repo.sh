@@ -49,7 +49,15 @@ run 1 "init with keys inside through .." cs repo init repo --keys other/../repo/
 run 1 "init with a key folder that cannot be made" cs repo init new/repo --keys missing/keys
 [ ! -e new ] && pass "failed init removes the folders it made" ||
     fail "failed init removes the folders it made"
-rm -rf repo
+mkdir empty-repo
+mkdir -m 700 used-keys
+cs key generate --out used-keys/targets >/dev/null
+run 1 "init with a key folder that has role keys" cs repo init empty-repo --keys used-keys
+expect_output "existing role key named" 'used-keys/targets.key already exists'
+[ -z "$(ls -A empty-repo)" ] && [ "$(ls used-keys)" = "$(printf 'targets.key\ntargets.pub')" ] &&
+    pass "failed init leaves existing folders as they were" ||
+    fail "failed init leaves existing folders as they were"
+rm -rf repo empty-repo used-keys
 run 0 "repo help leaves out --store" cs repo add --help
 expect_absent "no --store in repo help" '--store'
 run 2 "repo commands reject --store" cs repo verify repo --store store
