@@ -110,7 +110,8 @@ status=$?
 [ "$status" -eq 1 ] && pass "update fails when the server disappears" ||
     fail "update fails when the server disappears (exit status $status)"
 out=$(cat "$CS_TMP/update.out")
-expect_output "failure names the blob" "com.example.hello: failed: .*/repo/blobs/sha256/"
+expect_output "failure names the blob" "com.example.hello: failed: data/big[0-9].bin of com.example.hello 1.2.0: .*/repo/blobs/sha256/"
+expect_output "failure says the next run resumes" "[0-9]+ of 1572864 bytes are kept; the next run resumes the download"
 check_state "server gone" 1.0.0
 nginx_start "$CS_TMP/www" "limit_rate 4m;"
 run 0 "update once the server is back" cs update
