@@ -114,7 +114,11 @@ start_daemon
 cs_cmd start com.example.hello -- sleep:47 >/dev/null
 kill -9 "$daemon_pid"
 wait "$daemon_pid" 2>/dev/null
-sleep 0.5
+# The kernel ends the sandboxes asynchronously; a loaded machine needs time.
+for _ in $(seq 1 100); do
+    pgrep -f "cashstory-app.*sleep:47$" >/dev/null || break
+    sleep 0.1
+done
 pgrep -f "cashstory-app.*sleep:47$" >/dev/null && fail "no orphan sandbox after kill -9" ||
     pass "no orphan sandbox after kill -9"
 start_daemon

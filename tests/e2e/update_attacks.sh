@@ -12,7 +12,7 @@ source "$CS_SOURCE_DIR/tests/update/fixture.sh"
 
 # The https server redirects /down/ to the plain-http server, for the
 # downgrade case; its port must be known before nginx starts.
-NGINX_HTTP_PORT=$(nginx_free_port)
+read -r NGINX_PORT NGINX_HTTP_PORT NGINX_WRONG_PORT <<<"$(nginx_free_ports)"
 fixture_start "location /down/ { rewrite ^/down/(.*)\$ http://127.0.0.1:$NGINX_HTTP_PORT/repo/\$1 redirect; }"
 
 # An attacker who stole keys edits and re-signs metadata with openssl,

@@ -58,12 +58,15 @@ nginx_make_pki() {
     [ -f "$pki/wrong.pem" ]
 }
 
-# Print a TCP port on 127.0.0.1 that is free now.
-nginx_free_port() {
+# Print three different TCP ports on 127.0.0.1 that are free now. They are
+# taken together, because ports taken one after the other can repeat, and
+# two servers on one port would serve the wrong certificate.
+nginx_free_ports() {
     python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
+sockets = [socket.socket() for _ in range(3)]
+for s in sockets:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in sockets))'
 }
 
 nginx_start() {
@@ -74,9 +77,9 @@ nginx_start() {
         exit 1
     }
     mkdir -p "$NGINX_DIR/temp"
-    : "${NGINX_PORT:=$(nginx_free_port)}"
-    : "${NGINX_HTTP_PORT:=$(nginx_free_port)}"
-    : "${NGINX_WRONG_PORT:=$(nginx_free_port)}"
+    if [ -z "${NGINX_PORT:-}" ]; then
+        read -r NGINX_PORT NGINX_HTTP_PORT NGINX_WRONG_PORT <<<"$(nginx_free_ports)"
+    fi
     NGINX_URL="https://127.0.0.1:$NGINX_PORT"
     NGINX_HTTP_URL="http://127.0.0.1:$NGINX_HTTP_PORT"
     NGINX_WRONG_NAME_URL="https://127.0.0.1:$NGINX_WRONG_PORT"
