@@ -1,6 +1,7 @@
 #include "update/agent.h"
 
 #include "crypto/trust.h"
+#include "package/store.h"
 #include "policy/policy.h"
 #include "update/client.h"
 
@@ -103,12 +104,21 @@ static void run_update(job *j, const cs_policy *policy, const cs_trust *trust)
 
 static void check_exit(job *j, const cs_policy *policy)
 {
-    cs_policy_update settings;
-    /* NOTE: publisher-scoped policy does not apply here, because the exit
-     * report carries the app id and version only. */
-    cs_policy_update_settings(policy, j->app_id, NULL, &settings);
-    bool roll_back = false;
+    /* The installed app's signer, so that publisher-scoped policy applies. */
+    cs_installed_app *installed = NULL;
+    size_t ninstalled = 0;
     cs_error err = {0};
+    const char *signer = NULL;
+    if (cs_store_list(j->agent->config.store, &installed, &ninstalled, &err) == 0) {
+        for (size_t i = 0; i < ninstalled && !signer; i++)
+            if (strcmp(installed[i].id, j->app_id) == 0)
+                signer = installed[i].signer;
+    }
+    cs_policy_update settings;
+    cs_policy_update_settings(policy, j->app_id, signer, &settings);
+    cs_store_list_free(installed, ninstalled);
+    cs_error_clear(&err);
+    bool roll_back = false;
     if (cs_update_note_exit(j->agent->config.store, j->app_id, j->version, j->started, j->ended,
                             j->failed, settings.grace_seconds, &roll_back, &err) < 0) {
         job_log(j, "cannot record the exit of %s %s: %s", j->app_id, j->version, err.message);

@@ -27,7 +27,11 @@ pack_version app 1.2.0
 echo "// 1.3.0" >>app/main.js
 pack_version app 1.3.0
 publish 1.0.0 stable
-write_policy '{"repository": "corp", "channel": "stable", "auto_rollback": true, "grace_seconds": 30}'
+# Automatic rollback is turned on for the publisher, not as a default, so
+# the daemon must apply publisher-scoped policy to the app that failed.
+write_policy '{"repository": "corp", "channel": "stable"}'
+printf '{ "publishers": { "%s": { "update": { "auto_rollback": true, "grace_seconds": 30 } } } }\n' \
+    "$(cs key id pub.pub)" >"$CS_TMP/policy/managed/20-publisher.json"
 run 0 "install 1.0.0" cs update com.example.hello
 publish 1.1.0 stable
 run 0 "update to 1.1.0" cs update
@@ -92,6 +96,7 @@ sleep 1
 # ---- no automatic rollback without policy ----
 
 publish 1.2.0 stable
+rm "$CS_TMP/policy/managed/20-publisher.json"
 write_policy '{"repository": "corp", "channel": "stable", "auto_rollback": false, "grace_seconds": 30}'
 run 0 "update to 1.2.0" cs update
 run 0 "start 1.2.0 that fails" cs_cmd start com.example.hello -- exit:4
