@@ -731,22 +731,31 @@ static bool unsafe_owner(const struct stat *sb)
     return geteuid() == 0 && (sb->st_uid != 0 || (sb->st_mode & (S_IWGRP | S_IWOTH)));
 }
 
+/* Append an empty record for the file at path; NULL when out of memory. */
+static cs_policy_file *add_file(cs_policy *p, const char *path, cs_policy_level level)
+{
+    cs_policy_file *files = realloc(p->files, (p->nfiles + 1) * sizeof(*files));
+    if (!files)
+        return NULL;
+    p->files = files;
+    cs_policy_file *f = &files[p->nfiles];
+    memset(f, 0, sizeof(*f));
+    if (!(f->path = strdup(path)))
+        return NULL;
+    f->level = level;
+    p->nfiles++;
+    p->present = true;
+    return f;
+}
+
 /* Record a file or folder that cannot be used as a broken file, so that it
  * fails closed. */
 static int add_broken_file(cs_policy *p, const char *path, cs_policy_level level, const char *error,
                            const char *message, bool ignored)
 {
-    cs_policy_file *files = realloc(p->files, (p->nfiles + 1) * sizeof(*files));
-    if (!files)
+    cs_policy_file *f = add_file(p, path, level);
+    if (!f)
         return -ENOMEM;
-    p->files = files;
-    cs_policy_file *f = &files[p->nfiles];
-    memset(f, 0, sizeof(*f));
-    if (!(f->path = strdup(path)))
-        return -ENOMEM;
-    f->level = level;
-    p->nfiles++;
-    p->present = true;
     int rc = add_broken(f, 'f', NULL, error);
     return rc < 0 ? rc : add_problem(p, path, message, ignored);
 }
@@ -811,17 +820,9 @@ static int load_file(cs_policy *p, const char *path, cs_policy_level level)
     if (fd >= 0 && fstat(fd, &sb) == 0 && unsafe_owner(&sb))
         return ownership_problem(p, path, level, &sb);
 
-    cs_policy_file *files = realloc(p->files, (p->nfiles + 1) * sizeof(*files));
-    if (!files)
+    cs_policy_file *f = add_file(p, path, level);
+    if (!f)
         return -ENOMEM;
-    p->files = files;
-    cs_policy_file *f = &files[p->nfiles];
-    memset(f, 0, sizeof(*f));
-    if (!(f->path = strdup(path)))
-        return -ENOMEM;
-    f->level = level;
-    p->nfiles++;
-    p->present = true;
 
     cs_error err = {0};
     uint8_t *data = NULL;
