@@ -434,18 +434,27 @@ void cs_policy_fs(const cs_policy *p, const cs_policy_subject *subj, const char 
 
 /* ---- Single values ---- */
 
-typedef enum tie_rule {
-    TIE_LAST,   /* the later file wins */
-    TIE_FALSE,  /* false wins */
-    TIE_MIN,    /* the lower number wins */
-    TIE_SEMVER, /* the higher version wins (minimum versions) */
-} tie_rule;
+bool cs_policy_later_wins(const char *name, json_t *later, json_t *earlier)
+{
+    if (json_equal(later, earlier))
+        return true;
+    /* A flag is a key of the scope itself; false wins. */
+    if (!strchr(name, '.'))
+        return json_is_false(later);
+    if (strncmp(name, "limits.", 7) == 0 || strcmp(name, "update.rollout_percent") == 0)
+        return json_integer_value(later) < json_integer_value(earlier);
+    if (strcmp(name, "versions.minimum") == 0 && cs_semver_valid(json_string_value(later)) &&
+        cs_semver_valid(json_string_value(earlier)))
+        return cs_semver_compare(json_string_value(later), json_string_value(earlier)) > 0;
+    return true;
+}
 
 /* The deciding value of section.key (section NULL for a key of the block
  * itself) and the scope it came from, or NULL. */
-static json_t *setting(const scopes *s, const char *section, const char *key, tie_rule tie,
-                       const scope **from)
+static json_t *setting(const scopes *s, const char *section, const char *key, const scope **from)
 {
+    char name[128];
+    snprintf(name, sizeof(name), "%s%s%s", section ? section : "", section ? "." : "", key);
     json_t *best = NULL;
     const scope *best_scope = NULL;
     for (size_t i = 0; i < s->n; i++) {
@@ -453,23 +462,9 @@ static json_t *setting(const scopes *s, const char *section, const char *key, ti
         json_t *v = block ? json_object_get(block, key) : NULL;
         if (!v)
             continue;
-        bool take = !best || s->items[i].score > best_scope->score;
-        if (best && s->items[i].score == best_scope->score) {
-            switch (tie) {
-            case TIE_LAST:
-                take = true;
-                break;
-            case TIE_FALSE:
-                take = json_is_false(v);
-                break;
-            case TIE_MIN:
-                take = json_integer_value(v) < json_integer_value(best);
-                break;
-            case TIE_SEMVER:
-                take = cs_semver_compare(json_string_value(v), json_string_value(best)) > 0;
-                break;
-            }
-        }
+        /* Scopes are collected in file order, so v comes from a later file. */
+        bool take = !best || s->items[i].score > best_scope->score ||
+                    (s->items[i].score == best_scope->score && cs_policy_later_wins(name, v, best));
         if (take) {
             best = v;
             best_scope = &s->items[i];
@@ -501,7 +496,7 @@ void cs_policy_flag(const cs_policy *p, const cs_policy_subject *subj, const cha
         return;
     }
     const scope *from;
-    json_t *v = setting(&s, NULL, name, TIE_FALSE, &from);
+    json_t *v = setting(&s, NULL, name, &from);
     if (v) {
         d->granted = json_is_true(v);
         snprintf(d->file, sizeof(d->file), "%s", from->file->path);
@@ -529,11 +524,11 @@ void cs_policy_limits(const cs_policy *p, const cs_policy_subject *subj, cs_sand
     scopes s;
     collect(p, subj, &s);
     json_t *v;
-    if ((v = setting(&s, "limits", "memory_mb", TIE_MIN, NULL)))
+    if ((v = setting(&s, "limits", "memory_mb", NULL)))
         limits->memory_bytes = (uint64_t)json_integer_value(v) * 1024 * 1024;
-    if ((v = setting(&s, "limits", "processes", TIE_MIN, NULL)))
+    if ((v = setting(&s, "limits", "processes", NULL)))
         limits->max_pids = (uint64_t)json_integer_value(v);
-    if ((v = setting(&s, "limits", "cpu_percent", TIE_MIN, NULL)))
+    if ((v = setting(&s, "limits", "cpu_percent", NULL)))
         limits->cpu_percent = (unsigned)json_integer_value(v);
     scopes_free(&s);
 }
@@ -552,23 +547,20 @@ static void update_settings(const cs_policy *p, const cs_policy_subject *subj,
     out->rollout_percent = 100;
     out->grace_seconds = 60;
     collect(p, subj, s);
-    copy_string(out->channel, sizeof(out->channel),
-                setting(s, "update", "channel", TIE_LAST, NULL));
-    copy_string(out->window, sizeof(out->window), setting(s, "update", "window", TIE_LAST, NULL));
-    copy_string(out->repository, sizeof(out->repository),
-                setting(s, "update", "repository", TIE_LAST, NULL));
-    copy_string(out->pinned, sizeof(out->pinned), setting(s, "versions", "pinned", TIE_LAST, NULL));
-    copy_string(out->minimum, sizeof(out->minimum),
-                setting(s, "versions", "minimum", TIE_SEMVER, NULL));
-    copy_string(out->range, sizeof(out->range), setting(s, "versions", "range", TIE_LAST, NULL));
+    copy_string(out->channel, sizeof(out->channel), setting(s, "update", "channel", NULL));
+    copy_string(out->window, sizeof(out->window), setting(s, "update", "window", NULL));
+    copy_string(out->repository, sizeof(out->repository), setting(s, "update", "repository", NULL));
+    copy_string(out->pinned, sizeof(out->pinned), setting(s, "versions", "pinned", NULL));
+    copy_string(out->minimum, sizeof(out->minimum), setting(s, "versions", "minimum", NULL));
+    copy_string(out->range, sizeof(out->range), setting(s, "versions", "range", NULL));
     json_t *v;
-    if ((v = setting(s, "update", "apply", TIE_LAST, NULL)))
+    if ((v = setting(s, "update", "apply", NULL)))
         out->at_next_start = strcmp(json_string_value(v), "next-start") == 0;
-    if ((v = setting(s, "update", "rollout_percent", TIE_MIN, NULL)))
+    if ((v = setting(s, "update", "rollout_percent", NULL)))
         out->rollout_percent = (unsigned)json_integer_value(v);
-    if ((v = setting(s, "update", "auto_rollback", TIE_LAST, NULL)))
+    if ((v = setting(s, "update", "auto_rollback", NULL)))
         out->auto_rollback = json_is_true(v);
-    if ((v = setting(s, "update", "grace_seconds", TIE_LAST, NULL)))
+    if ((v = setting(s, "update", "grace_seconds", NULL)))
         out->grace_seconds = (unsigned)json_integer_value(v);
     if (s->broken) {
         /* A broken scope stops updates for the apps it covers. */
@@ -802,7 +794,7 @@ void cs_policy_may_run(const cs_policy *p, const cs_policy_subject *subj, bool d
     }
     if (version_problem) {
         const scope *from = NULL;
-        setting(&s, "versions", key, strcmp(key, "minimum") == 0 ? TIE_SEMVER : TIE_LAST, &from);
+        setting(&s, "versions", key, &from);
         snprintf(d->file, sizeof(d->file), "%s", from ? from->file->path : "");
         snprintf(d->rule, sizeof(d->rule), "%s %s.versions.%s = \"%s\"",
                  from ? level_name(from->file->level) : "", from ? from->label : "", key, expected);

@@ -1,7 +1,5 @@
 /* The merged view of the policy files for 'cashstory policy show'. */
-#include "policy/policy.h"
-
-#include "package/semver.h"
+#include "policy/internal.h"
 
 #include <string.h>
 
@@ -31,29 +29,6 @@ static bool single_value(const char *setting)
         if (strcmp(*l, setting) == 0)
             return false;
     return true;
-}
-
-/* Whether value b beats value a of the same setting at the same level and
- * scope (the tie rules of policy.h); b_later is true when b's file is read
- * after a's. */
-static bool wins_tie(const char *setting, json_t *b, json_t *a, bool b_later)
-{
-    if (json_is_boolean(a) && json_is_boolean(b) && !strchr(setting, '.')) {
-        if (json_equal(a, b))
-            return b_later;
-        return json_is_false(b);
-    }
-    if (strncmp(setting, "limits.", 7) == 0 || strcmp(setting, "update.rollout_percent") == 0) {
-        if (json_integer_value(a) == json_integer_value(b))
-            return b_later;
-        return json_integer_value(b) < json_integer_value(a);
-    }
-    if (strcmp(setting, "versions.minimum") == 0 && json_is_string(a) && json_is_string(b) &&
-        cs_semver_valid(json_string_value(a)) && cs_semver_valid(json_string_value(b))) {
-        int c = cs_semver_compare(json_string_value(b), json_string_value(a));
-        return c == 0 ? b_later : c > 0;
-    }
-    return b_later;
 }
 
 static void add(json_t *settings, const cs_policy_file *f, const char *scope, const char *setting,
@@ -154,9 +129,10 @@ json_t *cs_policy_show(const cs_policy *p)
                 continue;
             bool a_managed = strcmp(json_string_value(json_object_get(a, "level")), "managed") == 0;
             bool b_managed = strcmp(json_string_value(json_object_get(b, "level")), "managed") == 0;
-            if ((b_managed && !a_managed) ||
-                (b_managed == a_managed && wins_tie(setting, json_object_get(b, "value"),
-                                                    json_object_get(a, "value"), j > i)))
+            json_t *av = json_object_get(a, "value"), *bv = json_object_get(b, "value");
+            bool b_wins_tie = j > i ? cs_policy_later_wins(setting, bv, av)
+                                    : !cs_policy_later_wins(setting, av, bv);
+            if ((b_managed && !a_managed) || (b_managed == a_managed && b_wins_tie))
                 json_object_set(a, "overridden_by", json_object_get(b, "file"));
         }
     }
