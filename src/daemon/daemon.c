@@ -603,16 +603,8 @@ static void on_bus_denied(void *ctx, const char *app_id, const char *instance_id
         snprintf(decision.reason, sizeof(decision.reason), "denied bus %s '%s' for %s: not granted",
                  action, topic, app_id);
     } else {
-        const cs_signer *sg = &a->launch.verified.signer;
-        cs_policy_subject subj = {
-            .app_id = app_id,
-            .version = a->version,
-            .publisher_key = sg->key_id[0] ? sg->key_id : NULL,
-            .publisher_cert = sg->type == CS_SIGNER_X509 ? sg->cert_sha256 : NULL,
-            .publisher_subject = sg->type == CS_SIGNER_X509 ? sg->subject : NULL,
-            .home = getenv("HOME"),
-            .app_data = a->launch.data_dir,
-        };
+        cs_policy_subject subj;
+        cs_launch_subject(&a->launch, getenv("HOME"), &subj);
         cs_policy_bus(&d.policy, &subj, publish ? "publish" : "subscribe", topic, &decision);
         if (decision.granted) {
             /* Policy would allow it; the manifest did not ask for it. */

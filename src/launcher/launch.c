@@ -226,7 +226,7 @@ static int build_identity(const cs_launch_request *r, cs_launch *l, cs_error *er
     return 0;
 }
 
-static void subject_of(const cs_launch *l, const char *home, cs_policy_subject *subj)
+void cs_launch_subject(const cs_launch *l, const char *home, cs_policy_subject *subj)
 {
     const cs_signer *s = &l->verified.signer;
     *subj = (cs_policy_subject){
@@ -287,7 +287,7 @@ int cs_launch_evaluate(const cs_launch *l, const cs_policy *policy, const char *
 {
     memset(out, 0, sizeof(*out));
     cs_policy_subject subj;
-    subject_of(l, home, &subj);
+    cs_launch_subject(l, home, &subj);
     cs_policy_may_run(policy, &subj, l->dev, &out->run);
     note(log, steps, subj.app_id, "run", &out->run);
 
@@ -407,7 +407,7 @@ int cs_launch_prepare(const cs_launch_request *r, cs_launch *l, cs_error *err)
 
     /* May the app run at all? Asked before its data folder is created. */
     cs_policy_subject subj;
-    subject_of(l, r->home, &subj);
+    cs_launch_subject(l, r->home, &subj);
     cs_policy_decision run;
     cs_policy_may_run(r->policy, &subj, r->dev, &run);
     if (!run.granted) {

@@ -75,6 +75,10 @@ int cs_launch_prepare(const cs_launch_request *request, cs_launch *launch, cs_er
 
 void cs_launch_free(cs_launch *launch);
 
+/* The policy subject of a prepared launch: its app, version, publisher,
+ * home folder and data folder. */
+void cs_launch_subject(const cs_launch *launch, const char *home, cs_policy_subject *subject);
+
 /* Decide the permissions of a prepared launch under policy (the launch's
  * own, or a newly loaded one). Every decision is recorded in log (may be
  * NULL); with steps, each decision is also printed there. */
