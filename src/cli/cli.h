@@ -71,8 +71,8 @@ typedef struct cli {
     size_t npatterns;
     const char *expires; /* repo timestamp */
     const char *root;    /* repo verify */
-    bool check; /* update --check */
-    int argc; /* positional arguments */
+    bool check;          /* update --check */
+    int argc;            /* positional arguments */
     char **argv;
 } cli;
 
@@ -106,8 +106,11 @@ void cli_free(cli *c);
 const char *cli_store(const cli *c);
 
 /* Load the trust configuration named by --trust (or $CASHSTORY_TRUST, or the
- * system default when present) plus every --trusted-key. */
-int cli_load_trust(const cli *c, cs_trust *trust, cs_error *err);
+ * system default when present), every --trusted-key and what policy trusts.
+ * policy is the already loaded policy, or NULL to read the one that
+ * --policy, $CASHSTORY_POLICY or the default folder names. */
+struct cs_policy;
+int cli_load_trust(const cli *c, cs_trust *trust, const struct cs_policy *policy, cs_error *err);
 
 /* Print "cashstory COMMAND: message" on stderr and return the exit status
  * that matches rc. */

@@ -203,7 +203,7 @@ static int run_explain(cli *c)
         return status;
     cs_error err = {0};
     cs_trust trust;
-    int rc = cli_load_trust(c, &trust, &err);
+    int rc = cli_load_trust(c, &trust, &policy, &err);
     if (rc < 0) {
         cs_policy_free(&policy);
         return cli_fail(c, rc, &err);

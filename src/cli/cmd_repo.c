@@ -186,7 +186,7 @@ static int run_add(cli *c)
     cs_error err = {0};
     cs_trust trust;
     cs_trust_init(&trust);
-    int rc = cli_load_trust(c, &trust, &err);
+    int rc = cli_load_trust(c, &trust, NULL, &err);
     if (rc == 0) {
         cs_repo_result result;
         rc = cs_repo_add(c->argv[0], c->keys, c->argv[1], c->channel, &trust, &result, &err);

@@ -27,14 +27,13 @@ static int run(cli *c)
     cs_error err = {0};
     cs_trust trust;
     cs_policy policy;
-    int rc = cli_load_trust(c, &trust, &err);
-    if (rc < 0)
-        return cli_fail(c, rc, &err);
     bool missing_ok;
     const char *location = cs_policy_location(c->policy, &missing_ok);
-    rc = cs_policy_load(&policy, location, missing_ok, &err);
-    if (rc < 0) {
-        cs_trust_free(&trust);
+    int rc = cs_policy_load(&policy, location, missing_ok, &err);
+    if (rc < 0)
+        return cli_fail(c, rc, &err);
+    if ((rc = cli_load_trust(c, &trust, &policy, &err)) < 0) {
+        cs_policy_free(&policy);
         return cli_fail(c, rc, &err);
     }
     cs_policy_print_problems(&policy, stderr, "cashstory run: ");

@@ -20,7 +20,7 @@ static int run_install(cli *c)
         return CS_EXIT_USAGE;
     }
     cs_trust trust;
-    int rc = cli_load_trust(c, &trust, &err);
+    int rc = cli_load_trust(c, &trust, NULL, &err);
     if (rc < 0)
         return cli_fail(c, rc, &err);
     cs_verify_result res;

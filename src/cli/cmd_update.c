@@ -27,7 +27,7 @@ static int load_config(const cli *c, cs_policy *policy, cs_trust *trust, cs_erro
     if (rc < 0)
         return rc;
     cs_policy_print_problems(policy, stderr, "cashstory update: ");
-    rc = cli_load_trust(c, trust, err);
+    rc = cli_load_trust(c, trust, policy, err);
     if (rc < 0)
         cs_policy_free(policy);
     return rc;

@@ -13,7 +13,7 @@ static int run(cli *c)
     const char *target = c->argv[0];
     cs_error err = {0};
     cs_trust trust;
-    int rc = cli_load_trust(c, &trust, &err);
+    int rc = cli_load_trust(c, &trust, NULL, &err);
     if (rc < 0)
         return cli_fail(c, rc, &err);
 

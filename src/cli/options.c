@@ -226,7 +226,7 @@ const char *cli_store(const cli *c)
     return env && *env ? env : CS_STORE_DEFAULT;
 }
 
-int cli_load_trust(const cli *c, cs_trust *trust, cs_error *err)
+int cli_load_trust(const cli *c, cs_trust *trust, const cs_policy *policy, cs_error *err)
 {
     cs_trust_init(trust);
     const char *path = c->trust_path;
@@ -253,21 +253,22 @@ int cli_load_trust(const cli *c, cs_trust *trust, cs_error *err)
         rc = cs_trust_add_key_file(trust, c->trusted_keys[i], err);
 
     /* Publishers and CAs that group policy trusts count for every command. */
-    if (rc == 0) {
+    cs_policy own = {0};
+    if (rc == 0 && !policy) {
         bool missing_ok;
         const char *location = cs_policy_location(c->policy, &missing_ok);
-        cs_policy policy;
-        rc = cs_policy_load(&policy, location, missing_ok, err);
-        if (rc == 0) {
-            rc = cs_policy_add_trust(&policy, trust, err);
-            if (rc == 0 && policy.present) {
-                size_t used = strlen(trust->description);
-                snprintf(trust->description + used, sizeof(trust->description) - used,
-                         " or the policy %s", location);
-            }
-            cs_policy_free(&policy);
+        rc = cs_policy_load(&own, location, missing_ok, err);
+        policy = &own;
+    }
+    if (rc == 0) {
+        rc = cs_policy_add_trust(policy, trust, err);
+        if (rc == 0 && policy->present) {
+            size_t used = strlen(trust->description);
+            snprintf(trust->description + used, sizeof(trust->description) - used,
+                     " or the policy %s", policy->location);
         }
     }
+    cs_policy_free(&own);
     if (rc < 0)
         cs_trust_free(trust);
     return rc;
