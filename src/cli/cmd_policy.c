@@ -157,16 +157,6 @@ static void show_decision(explainer *e, const char *permission, const cs_policy_
         printf("    %s\n", cli_safe(d->reason));
 }
 
-static int read_manifest(const char *dir, cs_manifest *m, cs_error *err)
-{
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof(path), "%s/%s", dir, CS_MANIFEST_NAME);
-    cs_autofree uint8_t *data = NULL;
-    size_t len = 0;
-    int rc = cs_read_file_at(AT_FDCWD, path, CS_MANIFEST_MAX, true, &data, &len, err);
-    return rc < 0 ? rc : cs_manifest_parse(data, len, m, err);
-}
-
 static const char *const permissions[] = {"run",
                                           "fs",
                                           "bus",
@@ -222,7 +212,7 @@ static int run_explain(cli *c)
             cs_error_prefix(&err, "%s failed verification, so it would not run", c->argv[0]);
     }
     if (rc == 0)
-        rc = read_manifest(dir, &manifest, &err);
+        rc = cs_manifest_load(AT_FDCWD, dir, &manifest, &err);
     cs_trust_free(&trust);
     if (rc < 0) {
         cs_verify_result_free(&verified);

@@ -66,14 +66,7 @@ int cs_launch_find_host(char *out, size_t size, cs_error *err)
 
 static int read_manifest(cs_launch *l, cs_error *err)
 {
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof(path), "%s/%s", l->app_dir, CS_MANIFEST_NAME);
-    cs_autofree uint8_t *data = NULL;
-    size_t len = 0;
-    int rc = cs_read_file_at(AT_FDCWD, path, CS_MANIFEST_MAX, true, &data, &len, err);
-    if (rc < 0)
-        return rc;
-    return cs_manifest_parse(data, len, &l->manifest, err);
+    return cs_manifest_load(AT_FDCWD, l->app_dir, &l->manifest, err);
 }
 
 static int verify_app(const cs_launch_request *r, cs_launch *l, cs_error *err)

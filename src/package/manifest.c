@@ -1,10 +1,14 @@
 #include "package/manifest.h"
 
+#include "common/cleanup.h"
+#include "common/fsutil.h"
 #include "common/json.h"
 #include "common/path.h"
 #include "package/semver.h"
 
 #include <ctype.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -438,4 +442,17 @@ int cs_manifest_foreach_path(const cs_manifest *manifest,
             return rc;
     }
     return 0;
+}
+
+int cs_manifest_load(int dirfd, const char *dir, cs_manifest *out, cs_error *err)
+{
+    char path[PATH_MAX + 32];
+    if (dir)
+        snprintf(path, sizeof(path), "%s/%s", dir, CS_MANIFEST_NAME);
+    else
+        snprintf(path, sizeof(path), "%s", CS_MANIFEST_NAME);
+    cs_autofree uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = cs_read_file_at(dirfd, path, CS_MANIFEST_MAX, true, &data, &len, err);
+    return rc < 0 ? rc : cs_manifest_parse(data, len, out, err);
 }

@@ -34,6 +34,11 @@ typedef struct cs_manifest {
 /* Parse and validate manifest bytes. Every error names the field and the
  * reason. On success the caller frees out with cs_manifest_free. */
 int cs_manifest_parse(const void *data, size_t len, cs_manifest *out, cs_error *err);
+
+/* Read and parse the manifest of the app folder dir (relative to dirfd, or
+ * AT_FDCWD), or with dir NULL the manifest directly below dirfd. A symbolic
+ * link as the manifest is rejected. */
+int cs_manifest_load(int dirfd, const char *dir, cs_manifest *out, cs_error *err);
 void cs_manifest_free(cs_manifest *manifest);
 
 /* Check an app id: 2 to 16 dot-separated labels of lowercase letters, digits

@@ -445,13 +445,8 @@ static int check_publisher(run *r, int stage_fd, const cs_meta_target *target, c
  * in app->reason, when the runtime of this desktop does not satisfy it. */
 static int check_runtime(run *r, int stage_fd, cs_update_app *app, cs_error *err)
 {
-    cs_autofree uint8_t *data = NULL;
-    size_t len = 0;
-    int rc = cs_read_file_at(stage_fd, CS_MANIFEST_NAME, CS_MANIFEST_MAX, true, &data, &len, err);
-    if (rc < 0)
-        return rc;
     cs_manifest manifest;
-    rc = cs_manifest_parse(data, len, &manifest, err);
+    int rc = cs_manifest_load(stage_fd, NULL, &manifest, err);
     if (rc < 0)
         return rc;
     int held = 0;
