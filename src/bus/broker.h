@@ -59,9 +59,9 @@ int cs_broker_attach(cs_broker *broker, int fd, const char *identity_json,
 int cs_broker_update_grants(cs_broker *broker, const char *instance_id, const cs_bus_grants *grants,
                             size_t *revoked);
 
-/* Called for each denied action ("publish", "subscribe", "send",
- * "request") so that the caller can explain it with the policy that
- * decided; without a hook the broker logs a line itself. */
+/* A hook called for each denied action ("publish", "subscribe", "send",
+ * "request"), so that the caller can explain it with the policy that
+ * decided. Without a hook the broker logs a line itself. */
 typedef void (*cs_broker_deny_fn)(void *ctx, const char *app_id, const char *instance_id,
                                   const char *action, const char *topic);
 void cs_broker_set_deny_hook(cs_broker *broker, cs_broker_deny_fn fn, void *ctx);

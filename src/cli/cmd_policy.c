@@ -37,9 +37,9 @@ static int run_show(cli *c)
     int status = load_policy(c, &policy, false);
     if (status >= 0)
         return status;
-    json_t *shown = cs_policy_show(&policy);
+    json_t *merged = cs_policy_show(&policy);
     if (c->json) {
-        cli_print_json(shown);
+        cli_print_json(merged);
     } else if (!policy.present) {
         printf("No policy files at %s: nothing is granted beyond each app's data folder, and "
                "unsigned developer folders may run.\n",
@@ -48,14 +48,14 @@ static int run_show(cli *c)
         printf("Policy %s\n\nFiles, in the order they are read:\n", cli_safe(policy.location));
         size_t i;
         json_t *v;
-        json_array_foreach(json_object_get(shown, "files"), i, v)
+        json_array_foreach(json_object_get(merged, "files"), i, v)
         {
             printf("  %-12s %s (%s)\n", json_string_value(json_object_get(v, "level")),
                    cli_safe(json_string_value(json_object_get(v, "path"))),
                    json_string_value(json_object_get(v, "status")));
         }
         printf("\nSettings (level, scope, setting = value, file):\n");
-        json_array_foreach(json_object_get(shown, "settings"), i, v)
+        json_array_foreach(json_object_get(merged, "settings"), i, v)
         {
             cs_autofree char *value =
                 json_dumps(json_object_get(v, "value"), JSON_COMPACT | JSON_ENCODE_ANY);
@@ -74,7 +74,7 @@ static int run_show(cli *c)
         fflush(stdout);
         print_problems(&policy);
     }
-    json_decref(shown);
+    json_decref(merged);
     cs_policy_free(&policy);
     return CS_EXIT_OK;
 }
@@ -90,13 +90,13 @@ static int run_check(cli *c)
         return cli_fail(c, rc, &err);
     bool ok = policy.nproblems == 0 && policy.nfiles > 0;
     if (c->json) {
-        json_t *shown = cs_policy_show(&policy);
+        json_t *merged = cs_policy_show(&policy);
         json_t *out =
-            json_pack("{s:b, s:O, s:O}", "ok", ok, "files", json_object_get(shown, "files"),
-                      "problems", json_object_get(shown, "problems"));
+            json_pack("{s:b, s:O, s:O}", "ok", ok, "files", json_object_get(merged, "files"),
+                      "problems", json_object_get(merged, "problems"));
         cli_print_json(out);
         json_decref(out);
-        json_decref(shown);
+        json_decref(merged);
     } else {
         print_problems(&policy);
         if (policy.nfiles == 0)
@@ -122,10 +122,10 @@ typedef struct explainer {
     const char *only; /* permission filter, or NULL */
     json_t *list;
     bool json;
-    size_t shown; /* decisions shown so far */
+    size_t printed; /* decisions printed so far */
 } explainer;
 
-static bool wanted(const explainer *e, const char *permission)
+static bool is_selected(const explainer *e, const char *permission)
 {
     if (!e->only)
         return true;
@@ -135,9 +135,9 @@ static bool wanted(const explainer *e, const char *permission)
 
 static void show_decision(explainer *e, const char *permission, const cs_policy_decision *d)
 {
-    if (!wanted(e, permission))
+    if (!is_selected(e, permission))
         return;
-    e->shown++;
+    e->printed++;
     if (e->json) {
         json_array_append_new(
             e->list, json_pack("{s:s, s:s, s:b, s:b, s:s, s:s, s:s}", "permission", permission,
@@ -285,7 +285,7 @@ static int run_explain(cli *c)
     }
     if (only &&
         (strcmp(only, "fs") == 0 || strncmp(only, "bus", 3) == 0 || strcmp(only, "net") == 0) &&
-        e.shown == 0 && !c->json)
+        e.printed == 0 && !c->json)
         printf("%s requests no %s permissions in its manifest, so it gets none.\n",
                cli_safe(manifest.id), only);
 
@@ -305,19 +305,19 @@ static int run_explain(cli *c)
     if (c->json) {
         json_t *out = json_pack("{s:s, s:s, s:s?, s:o}", "app", manifest.id, "version",
                                 manifest.version, "policy", policy.location, "decisions", e.list);
-        if (wanted(&e, "limits"))
+        if (is_selected(&e, "limits"))
             json_object_set(out, "limits", limits_json);
-        if (wanted(&e, "update"))
+        if (is_selected(&e, "update"))
             json_object_set(out, "update", update_json);
         cli_print_json(out);
         json_decref(out);
     } else {
         json_decref(e.list);
-        if (wanted(&e, "limits"))
+        if (is_selected(&e, "limits"))
             printf("limits: memory %llu MiB, %llu processes, CPU %u%%\n",
                    (unsigned long long)(limits.memory_bytes / (1024 * 1024)),
                    (unsigned long long)limits.max_pids, limits.cpu_percent);
-        if (wanted(&e, "update")) {
+        if (is_selected(&e, "update")) {
             char versions[600] = "";
             if (u.pinned[0])
                 snprintf(versions, sizeof(versions), "pinned to %s", u.pinned);

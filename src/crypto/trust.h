@@ -41,8 +41,8 @@ void cs_trust_free(cs_trust *trust);
 int cs_trust_load_file(cs_trust *trust, const char *path, bool missing_ok, cs_error *err);
 
 /* Add the entries of a "publishers" array and a "ca_certificates" array
- * (either may be NULL) in the trust file format; path names their file in
- * messages and relative certificate paths start in base. */
+ * (either may be NULL) in the trust file format. Messages name their file
+ * as path, and relative certificate paths start in base. */
 int cs_trust_add_json(cs_trust *trust, json_t *publishers, json_t *cas, const char *path,
                       const char *base, cs_error *err);
 

@@ -623,9 +623,10 @@ static void on_bus_denied(void *ctx, const char *app_id, const char *instance_id
 
 static void start_policy_watch(void);
 
-/* Load the policy again and apply it to every running app: new bus grants
- * at once, a restart when its sandbox must change (or a note when policy
- * says to keep it), a stop when it may no longer run. Returns a summary. */
+/* Load the policy again and apply it to every running app. Bus grants
+ * change at once, an app whose sandbox must change restarts (or is logged
+ * when policy keeps it), and an app that may no longer run stops. Returns
+ * a summary. */
 static json_t *reload_policy(const char *why)
 {
     cs_policy fresh;

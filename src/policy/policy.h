@@ -5,8 +5,8 @@
  * may stand in for the folder; it is read as managed policy. docs/policy.md
  * describes every setting.
  *
- * Every component asks this module for its decisions: the launcher (may the
- * app run, with which grants and limits), the bus broker (topics), the
+ * Every component takes its decisions from this module: the launcher (may
+ * the app run, with which grants and limits), the bus broker (topics), the
  * update client (channel, versions, window) and the commands that explain
  * them. A decision names the file and the rule that made it.
  *
@@ -151,7 +151,7 @@ void cs_policy_limits(const cs_policy *policy, const cs_policy_subject *subject,
 /* Update settings for one app (or the "runtime" target): channel, allowed
  * versions, window, how the update lands and the staged rollout. */
 typedef struct cs_policy_update {
-    char channel[64];         /* "stable" unless policy says otherwise */
+    char channel[64];         /* "stable" unless policy sets another */
     char pinned[128];         /* exact version to keep, "" when not pinned */
     char minimum[128];        /* lowest version that may run or install, "" for any */
     char range[256];          /* semver range such as ">=1.2.0 <2.0.0", "" for any */
@@ -174,7 +174,7 @@ typedef struct cs_policy_repository {
 } cs_policy_repository;
 
 /* Update settings for app_id; publisher (key id, certificate fingerprint or
- * subject) may be NULL. The defaults when no policy says otherwise. */
+ * subject) may be NULL. Settings that no policy sets keep their defaults. */
 void cs_policy_update_settings(const cs_policy *policy, const char *app_id, const char *publisher,
                                cs_policy_update *out);
 
@@ -202,8 +202,8 @@ json_t *cs_policy_show(const cs_policy *policy);
 
 typedef struct cs_policy_log cs_policy_log;
 
-/* Denials are written to out (one line each, at most once per app,
- * permission and target); grants and denials go to the audit file when
+/* Create a decision log. Each denial is written to out once per app,
+ * permission and target. Grants and denials also go to the audit file when
  * policy sets one. out may be NULL. */
 cs_policy_log *cs_policy_log_new(FILE *out);
 void cs_policy_log_free(cs_policy_log *log);

@@ -182,7 +182,7 @@ grep -q "subscription to 'quotes/\*' ended; policy no longer grants it" daemon.l
     pass "the ended subscription is logged" || fail "the ended subscription is logged"
 
 # Give the subscription back and take the file away, without a reload
-# command: the daemon sees the folder change, restarts the listener without
+# command: the daemon notices the folder change, restarts the listener without
 # the grant, and the new instance subscribes again.
 write_policy yes no
 restarted=no

@@ -1,5 +1,5 @@
-/* The policy engine, table-driven: each case writes policy files, asks one
- * question and checks the answer and the file and rule that decided it. */
+/* The policy engine, table-driven: each case writes policy files, requests
+ * one decision and checks it and the file and rule that made it. */
 #include "policy/policy.h"
 
 #include <setjmp.h>
